@@ -1,0 +1,1 @@
+"""Statistics, plots and tables over the results of a study."""

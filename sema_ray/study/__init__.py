@@ -1,0 +1,1 @@
+"""Study files, their validation, and the Ray Tune runner (`python -m sema_ray.study`)."""

@@ -1,0 +1,93 @@
+"""Command line: `python -m sema_ray.study [STUDY.yaml] [--output DIR] [--address ADDR]`.
+
+With no study file it runs the embedded quickstart study. Exit codes: 0 when every
+task produced a result, 1 when a task did not, 2 for invalid input (nothing started).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from importlib import resources
+from pathlib import Path
+
+from sema_ray.study.config import StudyError, load_study
+
+logger = logging.getLogger("sema_ray.study")
+
+DEFAULT_STUDY = "quickstart.yaml"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m sema_ray.study",
+        description="Run a SEMA study: a Ray Tune search per task and method, Ray Train DDP "
+                    "trials, MLflow records, plots and a summary table.",
+    )
+    parser.add_argument("study", nargs="?", help="study YAML file (default: the embedded quickstart study)")
+    parser.add_argument("--output", type=Path, help="output directory (default: ./<study name>)")
+    parser.add_argument("--address", help="address of an existing Ray cluster (default: RAY_ADDRESS, "
+                                          "else a local Ray on 127.0.0.1 that stops at the end)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="also log debug messages")
+    return parser.parse_args(argv)
+
+
+def study_path(argument: str | None) -> Path:
+    if argument is not None:
+        return Path(argument)
+    return Path(str(resources.files("sema_ray.study").joinpath(DEFAULT_STUDY)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    try:
+        config = load_study(study_path(args.study))
+        output_dir = args.output or Path(config.output or config.name)
+        check_output_dir(output_dir)
+    except StudyError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+    if not (args.address or os.environ.get("RAY_ADDRESS")):
+        # Read by Ray at import: keep a local Ray's processes on the loopback address.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    from sema_ray.study.runner import run_study  # imports Ray, Optuna and MLflow
+
+    try:
+        outcome = run_study(config, output_dir, address=args.address)
+    except StudyError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+    print()
+    print(outcome.table)
+    print()
+    print(f"study {config.name!r} finished in {outcome.seconds:.0f} s; "
+          f"{len(outcome.results)} trials, {sum(r.status != 'ok' for r in outcome.results)} failed")
+    print(f"results: {outcome.csv_path}")
+    print(f"plot:    {outcome.plot_path}")
+    print(f"MLflow:  {outcome.ui_command}")
+    if outcome.failed_tasks:
+        print(f"no result for: {', '.join(outcome.failed_tasks)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def check_output_dir(path: Path) -> None:
+    """Fail before any training when the output directory cannot be written."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write_test"
+        probe.write_text("ok", encoding="utf-8")
+        probe.unlink()
+    except OSError as error:
+        raise StudyError(f"output directory {path} is not writable ({error.strerror}); "
+                         "pass --output with a writable directory") from None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
