@@ -60,7 +60,9 @@ class Task:
     `load_splits(data_seed, options)` must return the same splits for the same seed on
     every rank, so DDP workers agree on the data without communicating. `options` are
     task-specific settings (a data path, a model size); `option_defaults` lists the
-    valid ones with their default values.
+    valid ones with their default values. A given option must have the type of its
+    default, and an int is accepted for a float. A default of None accepts any value,
+    so `check_options` must check it.
     """
 
     name: str
@@ -73,11 +75,65 @@ class Task:
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     evaluate: Callable[[nn.Module, Any, torch.device], dict[str, float]]
     option_defaults: Mapping[str, Any] = field(default_factory=dict)
+    # Checks the values of the resolved options (a data path exists, a size is positive)
+    # and raises ValueError naming the option. A study runs it before any worker starts.
+    check_options: Callable[[dict[str, Any]], None] | None = None
+    # Named alternatives to `recipe` (e.g. "vit" next to a CNN default); a study picks one
+    # with the recipe key `preset`, see `resolve_recipe`.
+    recipes: Mapping[str, Recipe] = field(default_factory=dict)
+    # Checks a resolved recipe against the task (e.g. that `model` is a timm name) and
+    # raises ValueError naming the key.
+    check_recipe: Callable[[Recipe], None] | None = None
 
     def resolve_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
-        """Return the defaults updated with `given`, rejecting unknown option names."""
+        """Return the defaults updated with `given`, rejecting unknown names and bad values."""
         unknown = sorted(set(given) - set(self.option_defaults))
         if unknown:
             valid = ", ".join(sorted(self.option_defaults)) or "none"
             raise ValueError(f"unknown option {unknown[0]!r} for task {self.name!r}; valid options: {valid}")
-        return dict(self.option_defaults) | dict(given)
+        for name, value in given.items():
+            _check_option_type(self.name, name, value, self.option_defaults[name])
+        options = dict(self.option_defaults) | dict(given)
+        if self.check_options is not None:
+            self.check_options(options)
+        return options
+
+    def resolve_recipe(self, overrides: Mapping[str, Any]) -> Recipe:
+        """Return the recipe a study asked for: a preset (or the default) with `overrides`.
+
+        The key `preset` names one of `recipes`; every other key overrides one field.
+        """
+        changes = dict(overrides)
+        preset = changes.pop("preset", None)
+        if preset is None:
+            base = self.recipe
+        elif preset in self.recipes:
+            base = self.recipes[preset]
+        else:
+            valid = ", ".join(sorted(self.recipes)) or "none"
+            raise ValueError(f"unknown recipe preset {preset!r} for task {self.name!r}; valid presets: {valid}")
+        recipe = base.override(**changes)
+        if self.check_recipe is not None:
+            self.check_recipe(recipe)
+        return recipe
+
+
+def _check_option_type(task: str, name: str, value: Any, default: Any) -> None:
+    """Raise ValueError when `value` does not have the type of the option's default."""
+    if default is None:
+        return
+    if isinstance(default, bool):
+        valid = isinstance(value, bool)
+    elif isinstance(default, float):
+        valid = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif isinstance(default, int):
+        valid = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, Mapping):
+        valid = isinstance(value, Mapping)
+    else:
+        valid = isinstance(value, type(default))
+    if not valid:
+        raise ValueError(
+            f"option {name!r} of task {task!r} must be a {type(default).__name__} like its "
+            f"default {default!r}, got {value!r}"
+        )
