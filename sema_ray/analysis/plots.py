@@ -23,7 +23,8 @@ def plot_metric_vs_momentum(results: list[TrialResult], path: Path) -> dict:
     right; basic (no averaging) is a horizontal reference line. Returns the plotted
     points per task and method, so callers and tests can check what was drawn.
     """
-    ok = [result for result in results if result.status == "ok" and result.val_metric is not None]
+    ok = [result for result in results
+          if result.phase == "search" and result.status == "ok" and result.val_metric is not None]
     tasks = sorted({result.task for result in results})
     width, height = PANEL_SIZE
     figure, axes = plt.subplots(1, len(tasks), figsize=(width * len(tasks), height),

@@ -1,4 +1,4 @@
-"""Command line: `python -m sema_ray.study [STUDY.yaml] [--output DIR] [--address ADDR]`.
+"""Command line: `python -m sema_ray.study [STUDY.yaml] [--output DIR] [--address ADDR] ...`.
 
 With no study file it runs the embedded quickstart study. Exit codes: 0 when every
 task produced a result, 1 when a task did not, 2 for invalid input (nothing started).
@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from sema_ray.study.config import StudyError, load_study
+from sema_ray.study.plan import format_plan
 
 logger = logging.getLogger("sema_ray.study")
 
@@ -30,6 +31,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, help="output directory (default: ./<study name>)")
     parser.add_argument("--address", help="address of an existing Ray cluster (default: RAY_ADDRESS, "
                                           "else a local Ray on 127.0.0.1 that stops at the end)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the plan (trials, epochs, estimated worker-hours) and exit")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted study from its storage path; finished "
+                             "trials are not run again")
     parser.add_argument("-v", "--verbose", action="store_true", help="also log debug messages")
     return parser.parse_args(argv)
 
@@ -46,8 +52,11 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     try:
         config = load_study(study_path(args.study))
-        output_dir = args.output or Path(config.output or config.name)
-        check_output_dir(output_dir)
+        output_dir = args.output or Path(config.output.dir or config.name)
+        if args.dry_run:
+            print(format_plan(config))
+            return 0
+        check_output_dir(output_dir, args.resume)
     except StudyError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -58,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     from sema_ray.study.runner import run_study  # imports Ray, Optuna and MLflow
 
     try:
-        outcome = run_study(config, output_dir, address=args.address)
+        outcome = run_study(config, output_dir, address=args.address, resume=args.resume)
     except StudyError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -69,16 +78,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"study {config.name!r} finished in {outcome.seconds:.0f} s; "
           f"{len(outcome.results)} trials, {sum(r.status != 'ok' for r in outcome.results)} failed")
     print(f"results: {outcome.csv_path}")
+    print(f"report:  {outcome.report_path}")
     print(f"plot:    {outcome.plot_path}")
     print(f"MLflow:  {outcome.ui_command}")
-    if outcome.failed_tasks:
-        print(f"no result for: {', '.join(outcome.failed_tasks)}", file=sys.stderr)
+    if outcome.missing:
+        print(f"error: no finished trial for {', '.join(outcome.missing)}; see {outcome.report_path}",
+              file=sys.stderr)
         return 1
     return 0
 
 
-def check_output_dir(path: Path) -> None:
-    """Fail before any training when the output directory cannot be written."""
+def check_output_dir(path: Path, resume: bool) -> None:
+    """Fail before any training when the output directory cannot be written or holds a study."""
+    if (path / "ray").exists() and not resume:
+        raise StudyError(f"output directory {path} already holds a study; pass --resume to continue "
+                         "it, or --output with a new directory")
+    if resume and not (path / "ray").exists():
+        raise StudyError(f"--resume: output directory {path} holds no study to resume; "
+                         "run without --resume to start one")
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".write_test"

@@ -16,9 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sema_ray.tasks import Recipe, get_task, task_names
 
 METHODS = ("basic", "ema", "sema", "swa", "lookahead")
-# Methods the runner can train today; the others are valid names that are not wired yet.
-RUNNABLE_METHODS = ("basic", "ema", "sema")
-SAMPLERS = ("tpe", "random")
+SAMPLERS = ("tpe", "gp", "random", "grid")
+# Keys of a method's search space that each method accepts.
+METHOD_KEYS = {
+    "basic": (),
+    "ema": ("momentum",),
+    "sema": ("momentum", "switch_interval"),
+    "swa": ("start_epoch", "every_epochs"),
+    "lookahead": ("k", "alpha"),
+}
 
 
 class StudyError(ValueError):
@@ -52,6 +58,10 @@ class MethodSpace(_Strict):
     # A number, a list of numbers, or {log10_range: [low, high]} in log10(1 - momentum).
     momentum: float | list[float] | MomentumRange | None = None
     switch_interval: float | list[float] | None = None  # epochs between switches (sema)
+    start_epoch: float | list[float] | None = None  # swa: epoch at which averaging starts
+    every_epochs: float | list[float] | None = None  # swa: epochs between averaged snapshots
+    k: float | list[float] | None = None  # lookahead: fast steps per slow update
+    alpha: float | list[float] | None = None  # lookahead: slow step size in (0, 1]
     trials: int | None = Field(default=None, ge=1)  # overrides search.trials
 
     @field_validator("momentum", mode="before")
@@ -126,10 +136,42 @@ class TaskEntry(_Strict):
         return get_task(self.name).recipe.override(**self.recipe)
 
 
+class AshaConfig(_Strict):
+    """ASHA early stopping (Ray Tune's AsyncHyperBandScheduler), measured in epochs."""
+
+    grace_period: int = Field(default=1, ge=1)  # epochs every trial runs before it can stop
+    reduction_factor: float = Field(default=2.0, gt=1)
+
+
 class SearchConfig(_Strict):
-    sampler: Literal["tpe", "random"] = "tpe"  # Optuna sampler
-    trials: int = Field(default=4, ge=1)  # trials per task and searched method
-    seed: int = 0  # seeds the sampler; trial seeds are derived from it
+    sampler: Literal["tpe", "gp", "random", "grid"] = "tpe"  # Optuna sampler
+    trials: int = Field(default=4, ge=1)  # trials per task and searched method (not grid)
+    seed: int = 0  # seeds the sampler
+    # Training seeds of the search. Samplers train every setting with the first seed
+    # (common random numbers keep settings comparable); grid trains every cell with each.
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    asha: AshaConfig | None = None
+
+    @model_validator(mode="after")
+    def _check_seeds(self) -> "SearchConfig":
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds: {self.seeds} repeats a seed; list each seed once")
+        if len(self.seeds) > 1 and self.sampler != "grid":
+            raise ValueError(
+                f"seeds: {self.seeds} has several seeds, which only sampler 'grid' uses; "
+                "give one seed, or set sampler: grid"
+            )
+        return self
+
+
+class EvaluationConfig(_Strict):
+    """Re-runs of each method's best setting on the test split with fresh seeds."""
+
+    seeds: int = Field(default=5, ge=0)  # 0 skips the evaluation phase
+    first_seed: int = 1000  # evaluation seeds are first_seed, first_seed + 1, ...
+
+    def seed_list(self) -> list[int]:
+        return list(range(self.first_seed, self.first_seed + self.seeds))
 
 
 class ResourcesConfig(_Strict):
@@ -158,6 +200,28 @@ class TrackingConfig(_Strict):
     experiment: str | None = None  # default: the study name
 
 
+# URI schemes Ray Train and Tune can persist to (through pyarrow filesystems).
+STORAGE_SCHEMES = ("s3", "gs", "gcs", "abfs", "abfss", "hdfs", "file")
+
+
+class OutputConfig(_Strict):
+    dir: str | None = None  # results, plots, report, local MLflow store; default ./<name>
+    storage: str | None = None  # Ray checkpoints and experiment state; default <dir>/ray
+
+    @field_validator("storage")
+    @classmethod
+    def _check_storage(cls, value: str | None) -> str | None:
+        if value is None or "://" not in value:
+            return value
+        scheme = value.split("://", 1)[0]
+        if scheme not in STORAGE_SCHEMES:
+            raise ValueError(
+                f"{value!r} has an unsupported scheme {scheme!r}; "
+                f"use a local path or one of {', '.join(s + '://' for s in STORAGE_SCHEMES)}"
+            )
+        return value
+
+
 class StudyConfig(_Strict):
     """A whole study: which tasks, which methods with which search spaces, and where to."""
 
@@ -165,9 +229,10 @@ class StudyConfig(_Strict):
     tasks: list[TaskEntry] = Field(min_length=1)
     methods: dict[str, MethodSpace] = Field(min_length=1)
     search: SearchConfig = SearchConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
     resources: ResourcesConfig = ResourcesConfig()
     tracking: TrackingConfig = TrackingConfig()
-    output: str | None = None  # output directory; default ./<name>
+    output: OutputConfig = OutputConfig()
 
     @field_validator("methods")
     @classmethod
@@ -175,32 +240,41 @@ class StudyConfig(_Strict):
         for method, space in value.items():
             if method not in METHODS:
                 raise ValueError(f"{method!r} is not a method; valid methods: {', '.join(METHODS)}")
-            if method not in RUNNABLE_METHODS:
-                raise ValueError(
-                    f"method {method!r} is not supported by the runner yet; "
-                    f"use {', '.join(RUNNABLE_METHODS)}"
-                )
             _check_method_keys(method, space)
         return value
 
-    def trials_for(self, method: str) -> int:
-        """Return how many trials the search runs for `method` on each task."""
-        space = self.methods[method]
-        if method == "basic":
-            return 1
-        return space.trials or self.search.trials
+    @model_validator(mode="after")
+    def _check_seed_separation(self) -> "StudyConfig":
+        shared = sorted(set(self.search.seeds) & set(self.evaluation.seed_list()))
+        if shared:
+            raise ValueError(
+                f"evaluation.first_seed: seeds {shared} are also search seeds; the comparison "
+                "must use seeds the search never saw, so raise evaluation.first_seed"
+            )
+        if self.search.sampler == "grid":
+            for method, space in self.methods.items():
+                if isinstance(space.momentum, MomentumRange):
+                    raise ValueError(
+                        f"methods.{method}.momentum: a log10_range cannot be searched by sampler "
+                        "'grid'; give a list of momentum values, e.g. [0.99, 0.999]"
+                    )
+        return self
 
 
 def _check_method_keys(method: str, space: MethodSpace) -> None:
-    averaged = method in ("ema", "sema")
-    if averaged and space.momentum is None:
+    allowed = METHOD_KEYS[method]
+    for key in ("momentum", "switch_interval", "start_epoch", "every_epochs", "k", "alpha"):
+        if getattr(space, key) is not None and key not in allowed:
+            valid = ", ".join(allowed) or "none"
+            raise ValueError(f"{method}: {key} does not apply to {method}; its keys: {valid}")
+    if method in ("ema", "sema") and space.momentum is None:
         raise ValueError(f"{method}: momentum is missing; e.g. momentum: {{log10_range: [-4, -1]}}")
-    if not averaged and space.momentum is not None:
-        raise ValueError(f"{method}: momentum has no effect on {method}; remove it")
     if method == "sema" and space.switch_interval is None:
         raise ValueError("sema: switch_interval is missing; e.g. switch_interval: [0.5, 1, 2, 5]")
-    if method != "sema" and space.switch_interval is not None:
-        raise ValueError(f"{method}: switch_interval applies only to sema; remove it")
+    if method == "lookahead" and space.alpha is not None:
+        for alpha in space.alpha if isinstance(space.alpha, list) else [space.alpha]:
+            if not 0 < alpha <= 1:
+                raise ValueError(f"lookahead: alpha {alpha} is outside (0, 1]; e.g. alpha: 0.5")
 
 
 def parse_study(data: Any, source: str) -> StudyConfig:

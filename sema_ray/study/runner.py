@@ -1,26 +1,25 @@
-"""Run a validated study: a Ray Tune search per (task, method), then plots and a table."""
+"""Run a validated study: per task, a search per method, then re-runs over fresh seeds."""
 
 from __future__ import annotations
 
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import optuna
 import ray
-from ray import tune
-from ray.tune.search.optuna import OptunaSearch
 
 from sema_ray.analysis.plots import plot_metric_vs_momentum
+from sema_ray.analysis.report import StudyReport, write_report
+from sema_ray.analysis.robust import most_robust_setting
+from sema_ray.analysis.stats import compare_paired, summarize
 from sema_ray.analysis.table import summary_table
-from sema_ray.study.config import StudyConfig
-from sema_ray.study.progress import ProgressLogger
-from sema_ray.study.resources import TRIAL_DRIVER_CPUS, TrialResources, plan_resources
-from sema_ray.study.results import TrialResult, write_csv
-from sema_ray.study.space import decode, is_searched, param_space
-from sema_ray.study.trial import TrialContext, run_trial
+from sema_ray.study.config import StudyConfig, TaskEntry
+from sema_ray.study.resources import TrialResources, plan_resources
+from sema_ray.study.results import TrialResult, best_per_method, write_csv
+from sema_ray.study.search import evaluation_plan, run_tune, search_plan
+from sema_ray.study.trial import TrialContext
 from sema_ray.tasks import get_task
 from sema_ray.tracking.study import StudyTracker, resolve_tracking_uri
 
@@ -35,11 +34,12 @@ class StudyOutcome:
     table: str
     output_dir: Path
     csv_path: Path
+    report_path: Path
     plot_path: Path
     plotted: dict
     ui_command: str
-    failed_tasks: list[str]
-    seconds: float
+    missing: list[str] = field(default_factory=list)  # "task/method" without a result
+    seconds: float = 0.0
 
 
 def connect_ray(address: str | None) -> bool:
@@ -63,8 +63,17 @@ def cluster_nodes() -> list[dict[str, float]]:
     return [node["Resources"] for node in ray.nodes() if node.get("Alive")]
 
 
-def run_study(config: StudyConfig, output_dir: Path, address: str | None = None) -> StudyOutcome:
-    """Run every (task, method) search of `config` and write the results to `output_dir`."""
+def storage_path(config: StudyConfig, output_dir: Path) -> str:
+    """Return where Ray keeps experiment state and checkpoints: a URI or an absolute path."""
+    storage = config.output.storage
+    if storage and "://" in storage:
+        return storage
+    return str(Path(storage).resolve()) if storage else str(output_dir / "ray")
+
+
+def run_study(config: StudyConfig, output_dir: Path, address: str | None = None,
+              resume: bool = False) -> StudyOutcome:
+    """Run every task of `config` and write results, plots and the report to `output_dir`."""
     started = time.perf_counter()
     output_dir = output_dir.resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -77,57 +86,77 @@ def run_study(config: StudyConfig, output_dir: Path, address: str | None = None)
                                config.tracking.experiment or config.name, config.name, output_dir)
         tracker.log_params(tracker.study_run_id, {"study": config.name,
                                                   "tasks": ",".join(t.name for t in config.tasks),
-                                                  "methods": ",".join(config.methods)})
+                                                  "methods": ",".join(config.methods),
+                                                  "sampler": config.search.sampler})
         results: list[TrialResult] = []
-        failed_tasks = []
         for entry in config.tasks:
-            task_results = run_task(config, entry, resources, output_dir, tracker)
-            results.extend(task_results)
-            if not any(result.status == "ok" for result in task_results):
-                failed_tasks.append(entry.name)
+            results.extend(run_task(config, entry, resources, output_dir, tracker, resume))
+            write_csv(results, output_dir / "results.csv")  # keep what finished if a later task dies
     finally:
         if owns_ray:
             ray.shutdown()
+    return finish_study(config, results, output_dir, tracker, time.perf_counter() - started)
 
+
+def finish_study(config: StudyConfig, results: list[TrialResult], output_dir: Path,
+                 tracker: StudyTracker, seconds: float) -> StudyOutcome:
+    """Write the CSV, plot, table and report, log them on the study run, and sum up."""
     csv_path = output_dir / "results.csv"
     write_csv(results, csv_path)
     plot_path = output_dir / "metric_vs_momentum.png"
     plotted = plot_metric_vs_momentum(results, plot_path)
     table = summary_table(results)
-    (output_dir / "summary.txt").write_text(table + "\n", encoding="utf-8")
-    for path in (csv_path, plot_path, output_dir / "summary.txt"):
+    report = StudyReport(
+        study=config.name,
+        results=results,
+        summaries=summarize(results),
+        comparisons=compare_paired(results),
+        robust=most_robust_setting(results) if "sema" in config.methods else None,
+        plots=[plot_path.name],
+    )
+    report_path = write_report(report, output_dir / "report.md")
+    for path in (csv_path, plot_path, report_path):
         tracker.log_artifact(tracker.study_run_id, path)
-    tracker.finish(tracker.study_run_id, "FAILED" if failed_tasks else "FINISHED")
-    return StudyOutcome(results, table, output_dir, csv_path, plot_path, plotted,
-                        tracker.ui_command(), failed_tasks, time.perf_counter() - started)
+
+    missing = [f"{entry.name}/{method}" for entry in config.tasks for method in config.methods
+               if not any(r.task == entry.name and r.method == method and r.status == "ok" for r in results)]
+    tracker.finish(tracker.study_run_id, "FAILED" if missing else "FINISHED")
+    return StudyOutcome(results, table, output_dir, csv_path, report_path, plot_path, plotted,
+                        tracker.ui_command(), missing, seconds)
 
 
-def run_task(config: StudyConfig, entry, resources: TrialResources, output_dir: Path,
-             tracker: StudyTracker) -> list[TrialResult]:
-    """Run the search of every method on one task; return its trial results."""
+def run_task(config: StudyConfig, entry: TaskEntry, resources: TrialResources, output_dir: Path,
+             tracker: StudyTracker, resume: bool) -> list[TrialResult]:
+    """Search every method on one task, then re-run each method's best setting over fresh seeds."""
     task = get_task(entry.name)
     recipe = entry.resolved_recipe()
     task_run_id = tracker.task_run(entry.name)
     tracker.log_params(task_run_id, {"task": entry.name, "metric": task.metric, "mode": task.mode,
                                      "data_seed": entry.data_seed}
                        | {f"recipe.{key}": value for key, value in vars(recipe).items()})
+    storage = storage_path(config, output_dir)
+
+    def context_for(method: str, phase: str) -> TrialContext:
+        return TrialContext(
+            study=config.name, task=entry.name, task_options=entry.resolved_options(),
+            data_seed=entry.data_seed, recipe=recipe, method=method, phase=phase,
+            seed=config.search.seeds[0], resources=resources, storage_path=storage,
+            tracking_uri=tracker.uri, experiment_id=tracker.experiment_id, task_run_id=task_run_id,
+        )
+
     results = []
     for method in config.methods:
-        context = TrialContext(
-            study=config.name,
-            task=entry.name,
-            task_options=entry.resolved_options(),
-            data_seed=entry.data_seed,
-            recipe=recipe,
-            method=method,
-            seed=config.search.seed,
-            resources=resources,
-            storage_path=str(output_dir / "ray"),
-            tracking_uri=tracker.uri,
-            experiment_id=tracker.experiment_id,
-            task_run_id=task_run_id,
-        )
-        results.extend(search_method(config, context, task))
+        plan = search_plan(config, entry.name, method)
+        results.extend(run_tune(plan, config, context_for(method, "search"), task, storage, resume))
+
+    best = best_per_method(results)
+    if config.evaluation.seeds:
+        for method in config.methods:
+            if (entry.name, method) not in best:
+                logger.error("[%s/%s] no search trial finished; nothing to evaluate", entry.name, method)
+                continue
+            plan = evaluation_plan(config, entry.name, method, best[(entry.name, method)])
+            results.extend(run_tune(plan, config, context_for(method, "evaluation"), task, storage, resume))
 
     task_plot = output_dir / f"{entry.name}_metric_vs_momentum.png"
     plot_metric_vs_momentum(results, task_plot)
@@ -135,68 +164,3 @@ def run_task(config: StudyConfig, entry, resources: TrialResources, output_dir: 
     ok = any(result.status == "ok" for result in results)
     tracker.finish(task_run_id, "FINISHED" if ok else "FAILED")
     return results
-
-
-def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed)
-
-
-def search_method(config: StudyConfig, context: TrialContext, task) -> list[TrialResult]:
-    """Run the Tune search of one method on one task."""
-    space = config.methods[context.method]
-    trials = config.trials_for(context.method)
-    metric = f"val_{task.metric}"
-    search_alg = None
-    if is_searched(space):
-        search_alg = OptunaSearch(sampler=make_sampler(config.search.sampler, config.search.seed))
-    else:
-        trials = 1  # nothing to search: one trial of the fixed setting
-
-    trainable = tune.with_resources(tune.with_parameters(run_trial, context=context),
-                                    {"cpu": TRIAL_DRIVER_CPUS})
-    tuner = tune.Tuner(
-        trainable,
-        param_space=param_space(space),
-        tune_config=tune.TuneConfig(
-            metric=metric,
-            mode=task.mode,
-            search_alg=search_alg,
-            num_samples=trials,
-            max_concurrent_trials=context.resources.trials_at_once,
-        ),
-        run_config=tune.RunConfig(
-            name=f"{context.task}-{context.method}",
-            storage_path=context.storage_path,
-            verbose=0,
-            callbacks=[ProgressLogger(context.task, context.method, trials, metric)],
-        ),
-    )
-    grid = tuner.fit()
-    return [to_result(result, context, task) for result in grid]
-
-
-def to_result(result, context: TrialContext, task) -> TrialResult:
-    momentum, switch_interval = decode(result.config or {})
-    metrics = result.metrics or {}
-    horizon = None
-    if context.method == "sema" and "steps_per_epoch" in metrics and momentum is not None:
-        steps = max(1, round(switch_interval * metrics["steps_per_epoch"]))
-        horizon = steps * (1 - momentum)
-    return TrialResult(
-        task=context.task,
-        method=context.method,
-        momentum=momentum,
-        switch_interval=switch_interval,
-        seed=context.seed,
-        metric=task.metric,
-        mode=task.mode,
-        val_metric=metrics.get(f"val_{task.metric}"),
-        val_metric_fast=metrics.get(f"val_{task.metric}_fast"),
-        test_metric=metrics.get(f"test_{task.metric}"),
-        epochs=int(metrics.get("epoch", 0)),
-        status="failed" if result.error else "ok",
-        error=" ".join(str(result.error).split())[:500] if result.error else "",
-        horizon_ratio=horizon,
-    )

@@ -10,39 +10,50 @@ from typing import Any
 
 from ray import tune
 
-from sema_ray.study.config import MethodSpace, MomentumRange
+from sema_ray.study.config import METHOD_KEYS, MethodSpace, MomentumRange
 
 LOG_MOMENTUM_KEY = "log10_one_minus_momentum"
+SEED_KEY = "seed"
 
 
-def param_space(space: MethodSpace) -> dict[str, Any]:
-    """Return the Tune param space for one method (empty when nothing is searched)."""
+def param_space(method: str, space: MethodSpace, seeds: list[int] | None = None) -> dict[str, Any]:
+    """Return the Tune param space of one method; lists become choices, scalars stay fixed.
+
+    `seeds`, when given, adds the training seed as a searched axis (grid studies).
+    """
     params: dict[str, Any] = {}
-    momentum = space.momentum
-    if isinstance(momentum, MomentumRange):
-        params[LOG_MOMENTUM_KEY] = tune.uniform(*momentum.log10_range)
-    elif isinstance(momentum, list):
-        params["momentum"] = tune.choice(momentum)
-    elif momentum is not None:
-        params["momentum"] = momentum
-
-    interval = space.switch_interval
-    if isinstance(interval, list):
-        params["switch_interval"] = tune.choice(interval)
-    elif interval is not None:
-        params["switch_interval"] = interval
+    for key in METHOD_KEYS[method]:
+        value = getattr(space, key)
+        if isinstance(value, MomentumRange):
+            params[LOG_MOMENTUM_KEY] = tune.uniform(*value.log10_range)
+        elif isinstance(value, list):
+            params[key] = tune.choice(value)
+        elif value is not None:
+            params[key] = value
+    if seeds:
+        params[SEED_KEY] = tune.choice(seeds)
     return params
 
 
-def decode(config: dict[str, Any]) -> tuple[float | None, float | None]:
-    """Return (momentum, switch_interval) from a Tune trial config."""
+def grid_values(method: str, space: MethodSpace, seeds: list[int]) -> dict[str, list]:
+    """Return every searched axis with all its values, for Optuna's GridSampler."""
+    grid = {}
+    for key in METHOD_KEYS[method]:
+        value = getattr(space, key)
+        if isinstance(value, list):
+            grid[key] = list(value)
+    grid[SEED_KEY] = list(seeds)
+    return grid
+
+
+def decode(config: dict[str, Any]) -> dict[str, Any]:
+    """Return the method settings of a Tune trial config, with momentum decoded."""
+    settings = {key: value for key, value in config.items() if key not in (LOG_MOMENTUM_KEY, SEED_KEY)}
     if LOG_MOMENTUM_KEY in config:
-        momentum = 1.0 - 10.0 ** config[LOG_MOMENTUM_KEY]
-    else:
-        momentum = config.get("momentum")
-    interval = config.get("switch_interval")
-    return momentum, (float(interval) if interval is not None else None)
+        settings["momentum"] = 1.0 - 10.0 ** config[LOG_MOMENTUM_KEY]
+    return settings
 
 
-def is_searched(space: MethodSpace) -> bool:
-    return any(not isinstance(value, (int, float)) for value in param_space(space).values())
+def is_searched(method: str, space: MethodSpace) -> bool:
+    """Return True when any key of the method's space has more than one value."""
+    return any(isinstance(getattr(space, key), (list, MomentumRange)) for key in METHOD_KEYS[method])

@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ray import tune
-from ray.train import CheckpointConfig, RunConfig, ScalingConfig
+from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 from ray.tune.integration.ray_train import TuneReportCallback
 
 from sema_ray.study.resources import TrialResources
-from sema_ray.study.space import decode
+from sema_ray.study.space import SEED_KEY, decode
 from sema_ray.tasks import Recipe
 from sema_ray.train.spec import TrackingTarget, TrialSpec
-from sema_ray.train.worker import train_loop_per_worker
+from sema_ray.train import train_loop_per_worker
 
 
 @dataclass(frozen=True)
@@ -26,19 +26,22 @@ class TrialContext:
     data_seed: int
     recipe: Recipe
     method: str
-    seed: int
+    phase: str  # "search" or "evaluation"
+    seed: int  # used when the trial config carries no seed of its own
     resources: TrialResources
     storage_path: str  # absolute path or URI where Ray Train keeps checkpoints
     tracking_uri: str | None
     experiment_id: str | None
     task_run_id: str | None
+    max_failures: int = 2  # worker-group restarts before the trial counts as failed
 
 
 def run_trial(config: dict, context: TrialContext) -> None:
     """Train one hyperparameter setting with DDP workers and report to Tune."""
     trial_id = tune.get_context().get_trial_id()
-    momentum, switch_interval = decode(config)
-    name = f"{context.task}-{context.method}-{trial_id}"
+    settings = decode(config)
+    seed = int(config.get(SEED_KEY, context.seed))
+    name = f"{context.task}-{context.method}-{context.phase}-{trial_id}"
     tracking = None
     if context.tracking_uri is not None:
         tracking = TrackingTarget(
@@ -54,9 +57,11 @@ def run_trial(config: dict, context: TrialContext) -> None:
         data_seed=context.data_seed,
         recipe=context.recipe,
         method=context.method,
-        momentum=momentum,
-        switch_interval=switch_interval,
-        seed=context.seed,
+        momentum=settings.pop("momentum", None),
+        switch_interval=settings.pop("switch_interval", None),
+        method_params=settings,
+        seed=seed,
+        phase=context.phase,
         tracking=tracking,
         checkpoint_every=max(1, context.recipe.epochs // 5),
     )
@@ -78,6 +83,8 @@ def run_trial(config: dict, context: TrialContext) -> None:
             storage_path=context.storage_path,
             callbacks=[TuneReportCallback()],
             checkpoint_config=CheckpointConfig(num_to_keep=1),
+            # A lost worker restarts the whole worker group from the last checkpoint.
+            failure_config=FailureConfig(max_failures=context.max_failures),
         ),
     )
     trainer.fit()

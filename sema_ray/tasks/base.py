@@ -75,6 +75,8 @@ class Task:
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     evaluate: Callable[[nn.Module, Any, torch.device], dict[str, float]]
     option_defaults: Mapping[str, Any] = field(default_factory=dict)
+    # Rough seconds per epoch of the default recipe on one CPU worker, for --dry-run.
+    seconds_per_epoch: float = 1.0
     # Checks the values of the resolved options (a data path exists, a size is positive)
     # and raises ValueError naming the option. A study runs it before any worker starts.
     check_options: Callable[[dict[str, Any]], None] | None = None

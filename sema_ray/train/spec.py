@@ -31,7 +31,9 @@ class TrialSpec:
     method: str
     momentum: float | None
     switch_interval: float | None  # epochs; converted to steps once the loader exists
+    method_params: dict[str, float]  # swa: start_epoch, every_epochs; lookahead: k, alpha
     seed: int
+    phase: str  # "search" or "evaluation"
     tracking: TrackingTarget | None
     checkpoint_every: int = 1  # epochs between checkpoints; the last epoch always saves
 
@@ -56,6 +58,8 @@ class TrialSpec:
             "switch_interval": self.switch_interval,
             "seed": self.seed,
             "data_seed": self.data_seed,
+            "phase": self.phase,
         }
+        params.update(self.method_params)
         params.update({f"recipe.{key}": value for key, value in dataclasses.asdict(self.recipe).items()})
         return params

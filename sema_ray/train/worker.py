@@ -35,7 +35,6 @@ from sema_ray.train.checkpoint import (
 )
 from sema_ray.train.optim import build_optimizer, build_scheduler
 from sema_ray.train.spec import TrialSpec
-from sema_ray.tracking.trial import TrialRecorder
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite, so the trial cannot continue."""
 
 
-def train_loop_per_worker(config: dict) -> None:
+def run_worker(config: dict) -> None:
     """Train one trial on this rank; Ray Train calls it with `TrialSpec.to_config()`."""
     spec = TrialSpec.from_config(config)
     context = ray.train.get_context()
@@ -54,7 +53,8 @@ def train_loop_per_worker(config: dict) -> None:
     task = get_task(spec.task)
     recipe = spec.recipe
     splits = task.load_splits(spec.data_seed, spec.task_options)
-    train_loader, val_loader, test_loader = build_loaders(splits, recipe.batch_size, world_size, rank, spec.seed)
+    loaders = build_loaders(splits, recipe.batch_size, world_size, rank, spec.seed)
+    train_loader = loaders[0]
     device = ray.train.torch.get_device()
 
     model = ray.train.torch.prepare_model(task.build_model(recipe, spec.task_options))
@@ -78,33 +78,60 @@ def train_loop_per_worker(config: dict) -> None:
 
     recorder = None
     if rank == 0 and spec.tracking is not None:
+        # Only rank 0 writes to MLflow, so only rank 0 pays for importing it.
+        from sema_ray.tracking.trial import TrialRecorder
+
         recorder = TrialRecorder(spec.tracking, spec.params() | {"world_size": world_size,
                                                                   "steps_per_epoch": steps_per_epoch})
     try:
-        for epoch in range(start_epoch, recipe.epochs):
-            train_loader.sampler.set_epoch(epoch)
-            started = time.perf_counter()
-            train_loss, samples = train_one_epoch(model, task.loss_fn, train_loader, optimizer,
-                                                  scheduler, averager, epoch * steps_per_epoch, device)
-            seconds = time.perf_counter() - started
-
-            metrics = {"epoch": epoch + 1, "train_loss": train_loss, "steps_per_epoch": steps_per_epoch,
-                       "samples_per_second": samples * world_size / seconds}
-            metrics |= evaluate_weights(task, module, averager, val_loader, device, prefix="val_")
-            last = epoch + 1 == recipe.epochs
-            if last:
-                # The test split is recorded for reference; searches select on validation.
-                metrics |= evaluate_weights(task, module, averager, test_loader, device, prefix="test_")
-
-            report(metrics, epoch, spec, module, averager, optimizer, scheduler, rank, last)
-            if recorder is not None:
-                recorder.log_metrics(metrics, step=epoch + 1)
+        failure = train_epochs(spec, task, model, module, averager, optimizer, scheduler, loaders,
+                               start_epoch, steps_per_epoch, world_size, rank, recorder, device)
     except Exception:
         if recorder is not None:
             recorder.finish("FAILED")
         raise
     if recorder is not None:
-        recorder.finish("FINISHED")
+        recorder.finish("FAILED" if failure else "FINISHED")
+
+
+def train_epochs(spec, task, model, module, averager, optimizer, scheduler, loaders,
+                 start_epoch, steps_per_epoch, world_size, rank, recorder, device) -> str | None:
+    """Run the remaining epochs; return why the trial failed, or None.
+
+    A non-finite loss ends the trial with a `failure` metric instead of an exception,
+    because Ray Train would restart an exception from the last checkpoint and the loss
+    would diverge again.
+    """
+    recipe = spec.recipe
+    train_loader, val_loader, test_loader = loaders
+    for epoch in range(start_epoch, recipe.epochs):
+        train_loader.sampler.set_epoch(epoch)
+        started = time.perf_counter()
+        try:
+            train_loss, samples = train_one_epoch(model, task.loss_fn, train_loader, optimizer,
+                                                  scheduler, averager, epoch * steps_per_epoch, device)
+        except NonFiniteLossError as error:
+            # Retrying would diverge again: report the reason and end the trial cleanly.
+            logger.warning("rank %d: %s; the trial is marked failed", rank, error)
+            ray.train.report({"epoch": epoch, "failure": str(error)})
+            if recorder is not None:
+                recorder.set_tags({"sema_ray.failure": str(error)})
+            return str(error)
+        seconds = time.perf_counter() - started
+
+        metrics = {"epoch": epoch + 1, "train_loss": train_loss, "steps_per_epoch": steps_per_epoch,
+                   "samples_per_second": samples * world_size / seconds,
+                   "trial_id": spec.tracking.trial_key if spec.tracking else ""}
+        metrics |= evaluate_weights(task, module, averager, val_loader, device, prefix="val_")
+        last = epoch + 1 == recipe.epochs
+        if last:
+            # Searches select on validation; the evaluation phase reports the test split.
+            metrics |= evaluate_weights(task, module, averager, test_loader, device, prefix="test_")
+
+        report(metrics, epoch, spec, module, averager, optimizer, scheduler, rank, last)
+        if recorder is not None:
+            recorder.log_metrics(metrics, step=epoch + 1)
+    return None
 
 
 def seed_everything(seed: int) -> None:
@@ -130,13 +157,22 @@ def build_loaders(splits: Splits, global_batch: int, world_size: int, rank: int,
 
 
 def averager_params(spec: TrialSpec, steps_per_epoch: int) -> dict:
-    """Convert the trial's method settings into the averager's arguments."""
-    if spec.method == "basic":
-        return {}
-    params = {"momentum": spec.momentum}
-    if spec.method == "sema":
-        params["switch_every"] = max(1, round(spec.switch_interval * steps_per_epoch))
-    return params
+    """Convert the trial's method settings (in epochs) into the averager's arguments (in steps)."""
+    extra = spec.method_params
+    if spec.method in ("ema", "sema"):
+        params = {"momentum": spec.momentum}
+        if spec.method == "sema":
+            params["switch_every"] = max(1, round(spec.switch_interval * steps_per_epoch))
+        return params
+    if spec.method == "swa":
+        # Defaults: average the last quarter of training, one snapshot per epoch.
+        start_epoch = extra.get("start_epoch", 0.75 * spec.recipe.epochs)
+        every_epochs = extra.get("every_epochs", 1.0)
+        return {"start_step": round(start_epoch * steps_per_epoch),
+                "every": max(1, round(every_epochs * steps_per_epoch))}
+    if spec.method == "lookahead":
+        return {key: (int(value) if key == "k" else value) for key, value in extra.items()}
+    return {}
 
 
 def train_one_epoch(model, loss_fn, loader, optimizer, scheduler, averager, first_update, device):
@@ -152,13 +188,23 @@ def train_one_epoch(model, loss_fn, loader, optimizer, scheduler, averager, firs
         scheduler.step_update(first_update + step + 1)
         averager.update()
 
-        # One host sync per step is already paid by this float(); fine at these sizes.
-        value = float(loss.detach())
+        # Every rank must agree to stop on a non-finite loss, or the others would hang in
+        # the next all-reduce: average the loss over ranks and decide on the result.
+        value = global_mean(loss.detach())
         if not math.isfinite(value):
-            raise NonFiniteLossError(f"training loss became {value} at epoch step {step}")
+            raise NonFiniteLossError(f"training loss became {value} at step {first_update + step + 1}")
         loss_sum += value * len(targets)
         samples += len(targets)
     return loss_sum / samples, samples
+
+
+def global_mean(value: torch.Tensor) -> float:
+    """Return the mean of a scalar over all ranks (the value itself without DDP)."""
+    if not torch.distributed.is_initialized():
+        return float(value)
+    total = value.reshape(1).float().clone()
+    torch.distributed.all_reduce(total)
+    return float(total) / torch.distributed.get_world_size()
 
 
 def evaluate_weights(task, module: nn.Module, averager, loader, device, prefix: str) -> dict:

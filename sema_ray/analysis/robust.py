@@ -1,0 +1,56 @@
+"""Is one (momentum, switch interval) setting good on every task? Worst-case regret.
+
+The regret of a setting on a task is how far its validation metric falls behind the
+best setting of the same method on that task (in the metric's units, sign-corrected
+for metrics to minimise). The robust setting minimises the largest regret over tasks;
+only settings that ran on every task compete, so grid or list spaces give the answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sema_ray.study.results import TrialResult
+
+
+@dataclass(frozen=True)
+class RobustSetting:
+    method: str
+    settings: dict  # e.g. {"momentum": 0.99, "switch_interval": 1.0}
+    worst_regret: float
+    regret_by_task: dict[str, float]
+    candidates: int  # settings that ran on every task
+
+
+def setting_scores(results: list[TrialResult], method: str) -> dict[tuple, dict[str, float]]:
+    """Return the mean validation metric of each setting on each task (over search seeds)."""
+    sums: dict[tuple, dict[str, list[float]]] = {}
+    for r in results:
+        if r.phase == "search" and r.method == method and r.status == "ok" and r.val_metric is not None:
+            sums.setdefault(r.setting(), {}).setdefault(r.task, []).append(r.val_metric)
+    return {key: {task: sum(v) / len(v) for task, v in tasks.items()} for key, tasks in sums.items()}
+
+
+def most_robust_setting(results: list[TrialResult], method: str = "sema") -> RobustSetting | None:
+    """Return the setting with the smallest worst-case regret over all tasks, if any ran on all."""
+    tasks = sorted({r.task for r in results if r.method == method and r.phase == "search"})
+    modes = {r.task: r.mode for r in results}
+    scores = setting_scores(results, method)
+    if not tasks or not scores:
+        return None
+
+    best_by_task = {}
+    for task in tasks:
+        values = [s[task] for s in scores.values() if task in s]
+        best_by_task[task] = max(values) if modes[task] == "max" else min(values)
+
+    complete = {key: s for key, s in scores.items() if all(task in s for task in tasks)}
+    if not complete:
+        return None
+    ranked = []
+    for key, by_task in complete.items():
+        regret = {task: abs(best_by_task[task] - by_task[task]) for task in tasks}
+        ranked.append((max(regret.values()), key, regret))
+    worst, key, regret = min(ranked, key=lambda item: item[0])
+    example = next(r for r in results if r.method == method and r.setting() == key)
+    return RobustSetting(method, example.settings_dict(), worst, regret, len(complete))
