@@ -168,3 +168,39 @@ def test_averaged_state_dict_keeps_tied_names():
     exported = averager.averaged_state_dict()
     assert set(exported) == set(tied.state_dict())
     torch.testing.assert_close(exported["decoder.weight"], exported["encoder.weight"])
+
+
+def test_mixed_dtype_model_groups_by_dtype(generator):
+    model = make_mlp()
+    model[0].to(torch.bfloat16)
+    model[0].register_forward_pre_hook(lambda module, args: (args[0].to(torch.bfloat16),))
+    averager = EMA(model, momentum=0.9)
+    assert len(averager._shadow.param_groups) == 2
+    reference = run_against_float64(model, averager, generator, steps=50, momentum=0.9)
+
+    shadow = averager.state_dict()["shadow"]
+    for name, expected in reference.items():
+        assert shadow[name].dtype == torch.float32
+        torch.testing.assert_close(shadow[name].double(), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("layout", ["foreach", "flat"])
+def test_moving_model_after_build_raises(layout):
+    model = make_mlp()
+    averager = EMA(model, layout=layout)
+    model.double()
+    with pytest.raises(RuntimeError, match="moved, cast or replaced"):
+        averager.update()
+
+
+def test_flat_layout_keeps_parameter_identity_and_strides():
+    model = make_bn_net().to(memory_format=torch.channels_last)
+    params = list(model.parameters())
+    strides = [p.stride() for p in params]
+    values = [p.detach().clone() for p in params]
+    EMA(model, layout="flat")
+
+    assert all(now is before for now, before in zip(model.parameters(), params))
+    for param, stride, value in zip(params, strides, values):
+        assert param.stride() == stride
+        assert torch.equal(param.detach(), value)
