@@ -11,8 +11,15 @@ import importlib
 from sema_ray.tasks.base import Recipe, Splits, Task
 
 _TASK_MODULES = {
+    "charlm": "sema_ray.tasks.charlm",
+    "cifar10": "sema_ray.tasks.cifar10",
+    "cifar100": "sema_ray.tasks.cifar100",
+    "circles": "sema_ray.tasks.circles",
+    "diabetes": "sema_ray.tasks.diabetes",
     "digits": "sema_ray.tasks.digits",
+    "imagefolder": "sema_ray.tasks.imagefolder",
     "moons": "sema_ray.tasks.moons",
+    "noisy_quadratic": "sema_ray.tasks.noisy_quadratic",
 }
 
 

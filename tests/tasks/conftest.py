@@ -90,8 +90,9 @@ def imagenet_style_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def text_file(tmp_path_factory) -> Path:
-    """A UTF-8 text file with a few non-ASCII characters."""
+    """A UTF-8 text file of numbered lines with a few non-ASCII characters."""
     path = tmp_path_factory.mktemp("text") / "corpus.txt"
-    line = "the quick brown fox jumps over the lazy dog; naïve café, 10 € — done.\n"
-    path.write_text(line * 60, encoding="utf-8")
+    lines = (f"{i}: the quick brown fox jumps over the lazy dog; naïve café, 10 € — done.\n"
+             for i in range(60))
+    path.write_text("".join(lines), encoding="utf-8")
     return path
