@@ -22,7 +22,7 @@ methods:
 CASES = [
     ("unknown key", VALID + "colour: red\n", "colour: unknown key"),
     ("unknown task", VALID.replace("name: digits", "name: digitz"),
-     "tasks[0].name: 'digitz' is not a known task; valid tasks: digits, moons"),
+     "tasks[0].name: 'digitz' is not a known task; valid tasks: "),
     ("unknown method", VALID.replace("basic: {}", "bogus: {}"),
      "methods: 'bogus' is not a method; valid methods: basic, ema, sema, swa, lookahead"),
     ("momentum above one", VALID.replace("{log10_range: [-4, -1]}", "1.5"),

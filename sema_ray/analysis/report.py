@@ -63,10 +63,10 @@ def render_report(report: StudyReport) -> str:
     else:
         robust = report.robust
         settings = ", ".join(f"{key}={value:g}" for key, value in sorted(robust.settings.items()))
-        rows = [["task", "regret (validation, metric units)"]]
+        rows = [["task", "regret (% of the best validation value)"]]
         rows += [[task, _num(value)] for task, value in sorted(robust.regret_by_task.items())]
         parts += [f"Out of {robust.candidates} settings that ran on every task, **{settings}** has the "
-                  f"smallest worst-case regret: {_num(robust.worst_regret)}.", "", markdown_table(rows), ""]
+                  f"smallest worst-case regret: {_num(robust.worst_regret)}% of a task's best value.", "", markdown_table(rows), ""]
 
     failed = [r for r in report.results if r.status == "failed"]
     parts += ["## Failed trials", ""]

@@ -1,9 +1,10 @@
 """Is one (momentum, switch interval) setting good on every task? Worst-case regret.
 
 The regret of a setting on a task is how far its validation metric falls behind the
-best setting of the same method on that task (in the metric's units, sign-corrected
-for metrics to minimise). The robust setting minimises the largest regret over tasks;
-only settings that ran on every task compete, so grid or list spaces give the answer.
+best setting of the same method on that task, in percent of that best value, so tasks
+with different metrics (accuracy, MAE, perplexity) compare on one scale. The robust
+setting minimises the largest regret over tasks; only settings that ran on every task
+compete, so grid or list spaces give the answer.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ def setting_scores(results: list[TrialResult], method: str) -> dict[tuple, dict[
     return {key: {task: sum(v) / len(v) for task, v in tasks.items()} for key, tasks in sums.items()}
 
 
+def relative_regret(best: float, value: float) -> float:
+    """Return how far `value` is from `best`, in percent of |best|."""
+    gap = abs(best - value)
+    return 100.0 * gap / abs(best) if best else gap
+
+
 def most_robust_setting(results: list[TrialResult], method: str = "sema") -> RobustSetting | None:
     """Return the setting with the smallest worst-case regret over all tasks, if any ran on all."""
     tasks = sorted({r.task for r in results if r.method == method and r.phase == "search"})
@@ -49,7 +56,7 @@ def most_robust_setting(results: list[TrialResult], method: str = "sema") -> Rob
         return None
     ranked = []
     for key, by_task in complete.items():
-        regret = {task: abs(best_by_task[task] - by_task[task]) for task in tasks}
+        regret = {task: relative_regret(best_by_task[task], by_task[task]) for task in tasks}
         ranked.append((max(regret.values()), key, regret))
     worst, key, regret = min(ranked, key=lambda item: item[0])
     example = next(r for r in results if r.method == method and r.setting() == key)
