@@ -49,6 +49,10 @@ class NoiseDraws(Dataset):
     over the split gets new noise. A DistributedSampler gives each index to one rank
     per epoch, so ranks never share a draw. Targets are a placeholder, because the
     loss needs only the model's output.
+
+    NOTE: a DataLoader with `num_workers > 0` counts visits in its worker processes'
+    copies of this object, so without `persistent_workers=True` every epoch repeats the
+    first epoch's noise.
     """
 
     def __init__(self, size: int, replicas: int, dim: int, seed: int, stream: int, fresh: bool):
