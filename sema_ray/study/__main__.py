@@ -1,7 +1,7 @@
 """Command line: `python -m sema_ray.study [STUDY.yaml] [--output DIR] [--address ADDR] ...`.
 
-With no study file it runs the embedded quickstart study. Exit codes: 0 when every
-task produced a result, 1 when a task did not, 2 for invalid input (nothing started).
+With no study file it runs the embedded quickstart study. Exit codes: 0 when every task
+and method produced a result, 1 when one did not, 2 for invalid input (nothing started).
 """
 
 from __future__ import annotations
