@@ -19,8 +19,14 @@ MOMENTUM = 0.9
 
 @pytest.fixture(scope="module")
 def trained():
-    return train_methods("noisy_quadratic", ("basic", "ema", "sema"), momentum=MOMENTUM,
-                         switch_interval=1.0, recipe=RECIPE, options=OPTIONS, seed=1)
+    # One thread: the tensors are too small for intra-op threads to pay off.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return train_methods("noisy_quadratic", ("basic", "ema", "sema"), momentum=MOMENTUM,
+                             switch_interval=1.0, recipe=RECIPE, options=OPTIONS, seed=1)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def closed_form_variances(momentum: float) -> tuple[np.ndarray, np.ndarray]:
