@@ -18,6 +18,7 @@ import logging
 SUBCOMMANDS = {
     "update": "sema_ray.bench.update",
     "step": "sema_ray.bench.step",
+    "scaling": "sema_ray.bench.scaling",
 }
 
 
