@@ -1,8 +1,8 @@
 """Is one (momentum, switch interval) setting good on every task? Worst-case regret.
 
 The regret of a setting on a task is how far its validation metric falls behind the
-best setting of the same method on that task, in percent of that best value, so tasks
-with different metrics (accuracy, MAE, perplexity) compare on one scale. The robust
+best setting of the same method on that task, in percent of that best value. Percent
+puts tasks with different metrics (accuracy, MAE, perplexity) on one scale. The robust
 setting minimises the largest regret over tasks; only settings that ran on every task
 compete, so grid or list spaces give the answer.
 """
@@ -38,26 +38,28 @@ def relative_regret(best: float, value: float) -> float:
     return 100.0 * gap / abs(best) if best else gap
 
 
-def most_robust_setting(results: list[TrialResult], method: str = "sema") -> RobustSetting | None:
-    """Return the setting with the smallest worst-case regret over all tasks, if any ran on all."""
+def regret_by_setting(results: list[TrialResult], method: str = "sema") -> dict[tuple, dict[str, float]]:
+    """Return, for every setting that ran on every task, its regret on each task."""
     tasks = sorted({r.task for r in results if r.method == method and r.phase == "search"})
     modes = {r.task: r.mode for r in results}
     scores = setting_scores(results, method)
     if not tasks or not scores:
-        return None
+        return {}
 
     best_by_task = {}
     for task in tasks:
         values = [s[task] for s in scores.values() if task in s]
         best_by_task[task] = max(values) if modes[task] == "max" else min(values)
-
     complete = {key: s for key, s in scores.items() if all(task in s for task in tasks)}
-    if not complete:
+    return {key: {task: abs(best_by_task[task] - by_task[task]) for task in tasks}
+            for key, by_task in complete.items()}
+
+
+def most_robust_setting(results: list[TrialResult], method: str = "sema") -> RobustSetting | None:
+    """Return the setting with the smallest worst-case regret over all tasks, if any ran on all."""
+    regrets = regret_by_setting(results, method)
+    if not regrets:
         return None
-    ranked = []
-    for key, by_task in complete.items():
-        regret = {task: relative_regret(best_by_task[task], by_task[task]) for task in tasks}
-        ranked.append((max(regret.values()), key, regret))
-    worst, key, regret = min(ranked, key=lambda item: item[0])
+    key, regret = min(regrets.items(), key=lambda item: max(item[1].values()))
     example = next(r for r in results if r.method == method and r.setting() == key)
-    return RobustSetting(method, example.settings_dict(), worst, regret, len(complete))
+    return RobustSetting(method, example.settings_dict(), max(regret.values()), regret, len(regrets))

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.dry_run:
             print(format_plan(config))
             return 0
-        check_output_dir(output_dir, args.resume)
+        check_output_dir(output_dir, config.storage_path(output_dir), args.resume)
     except StudyError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -88,14 +88,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def check_output_dir(path: Path, resume: bool) -> None:
+def check_output_dir(path: Path, storage: str, resume: bool) -> None:
     """Fail before any training when the output directory cannot be written or holds a study."""
-    if (path / "ray").exists() and not resume:
-        raise StudyError(f"output directory {path} already holds a study; pass --resume to continue "
-                         "it, or --output with a new directory")
-    if resume and not (path / "ray").exists():
-        raise StudyError(f"--resume: output directory {path} holds no study to resume; "
-                         "run without --resume to start one")
+    # Remote storage (s3://...) is not listed here; Tune finds its state when resuming.
+    started = "://" in storage or Path(storage).exists()
+    if started and not resume and "://" not in storage:
+        raise StudyError(f"output directory {path} already holds a study in {storage}; pass "
+                         "--resume to continue it, or --output with a new directory")
+    if resume and not started:
+        raise StudyError(f"--resume: {storage} holds no study to resume; run without --resume "
+                         "to start one")
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".write_test"

@@ -243,6 +243,13 @@ class StudyConfig(_Strict):
             _check_method_keys(method, space)
         return value
 
+    def storage_path(self, output_dir: Path) -> str:
+        """Return where Ray keeps experiment state and checkpoints: a URI or an absolute path."""
+        storage = self.output.storage
+        if storage and "://" in storage:
+            return storage
+        return str(Path(storage).resolve()) if storage else str(output_dir.resolve() / "ray")
+
     @model_validator(mode="after")
     def _check_seed_separation(self) -> "StudyConfig":
         shared = sorted(set(self.search.seeds) & set(self.evaluation.seed_list()))

@@ -63,14 +63,6 @@ def cluster_nodes() -> list[dict[str, float]]:
     return [node["Resources"] for node in ray.nodes() if node.get("Alive")]
 
 
-def storage_path(config: StudyConfig, output_dir: Path) -> str:
-    """Return where Ray keeps experiment state and checkpoints: a URI or an absolute path."""
-    storage = config.output.storage
-    if storage and "://" in storage:
-        return storage
-    return str(Path(storage).resolve()) if storage else str(output_dir / "ray")
-
-
 def run_study(config: StudyConfig, output_dir: Path, address: str | None = None,
               resume: bool = False) -> StudyOutcome:
     """Run every task of `config` and write results, plots and the report to `output_dir`."""
@@ -134,7 +126,7 @@ def run_task(config: StudyConfig, entry: TaskEntry, resources: TrialResources, o
     tracker.log_params(task_run_id, {"task": entry.name, "metric": task.metric, "mode": task.mode,
                                      "data_seed": entry.data_seed}
                        | {f"recipe.{key}": value for key, value in vars(recipe).items()})
-    storage = storage_path(config, output_dir)
+    storage = config.storage_path(output_dir)
 
     def context_for(method: str, phase: str) -> TrialContext:
         return TrialContext(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import optuna
 from ray import tune
@@ -26,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TunePlan:
-    """What one Tune run will do; built before anything runs, so --dry-run can print it."""
+    """The name, phase, param space and trial count of one Tune run."""
 
     name: str  # experiment name under the storage path
     phase: str
@@ -71,10 +70,10 @@ def run_tune(plan: TunePlan, config: StudyConfig, context: TrialContext, task: T
     metric = f"val_{task.metric}"
     trainable = tune.with_resources(tune.with_parameters(run_trial, context=context),
                                     {"cpu": TRIAL_DRIVER_CPUS})
-    experiment = Path(storage_path) / plan.name if "://" not in storage_path else None
-    if resume and experiment is not None and tune.Tuner.can_restore(experiment):
+    experiment = f"{storage_path.rstrip('/')}/{plan.name}"  # a local path or a URI
+    if resume and tune.Tuner.can_restore(experiment):
         logger.info("[%s/%s] resuming %s", context.task, context.method, experiment)
-        tuner = tune.Tuner.restore(str(experiment), trainable=trainable, resume_errored=True)
+        tuner = tune.Tuner.restore(experiment, trainable=trainable, resume_errored=True)
     else:
         tuner = tune.Tuner(trainable, param_space=plan.param_space,
                            tune_config=tune_config(plan, config, context, metric, task),

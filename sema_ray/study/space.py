@@ -1,7 +1,7 @@
 """Translate a method's search space into Ray Tune's param space and back.
 
-Momentum ranges are searched as `log10(1 - momentum)`, so a sampler sees 0.9, 0.99,
-0.999 and 0.9999 evenly spaced instead of crowded against 1.
+Momentum ranges are searched as `log10(1 - momentum)`, so 0.9, 0.99, 0.999 and
+0.9999 are evenly spaced for the sampler instead of crowded against 1.
 """
 
 from __future__ import annotations
