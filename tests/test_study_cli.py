@@ -55,3 +55,14 @@ def test_cli_missing_file(tmp_path):
                                capture_output=True, text=True, timeout=120)
     assert completed.returncode == 2
     assert "study file not found" in completed.stderr
+
+
+def test_default_study_plan_from_any_directory(tmp_path):
+    # The embedded quickstart study ships inside the package, not only in a checkout.
+    completed = subprocess.run([sys.executable, "-m", "sema_ray.study", "--dry-run"], cwd=tmp_path,
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert "study 'quickstart': 2 tasks, 3 methods" in completed.stdout
+    assert "digits" in completed.stdout
+    assert "moons" in completed.stdout
+    assert not (tmp_path / "quickstart").exists()
