@@ -16,11 +16,11 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, so it works on machines without a display
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-from torch.utils.data import TensorDataset  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
 
 # Grid points per axis for the probability map; 200 x 200 draws smooth contours.
 GRID_SIZE = 200

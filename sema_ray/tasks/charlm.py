@@ -19,6 +19,7 @@ state is carried over from the previous window.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import math
 from dataclasses import dataclass
@@ -125,7 +126,12 @@ def load_corpus(corpus: str, data_seed: int = 0) -> Corpus:
 
 @functools.lru_cache(maxsize=1)
 def _stdlib_text() -> str:
-    from pydoc_data.topics import topics
+    try:
+        from pydoc_data.topics import topics
+    except ModuleNotFoundError:
+        # Some minimal Python builds leave out pydoc_data.
+        raise ValueError("option 'corpus': this Python has no pydoc_data package for the "
+                         "'stdlib' corpus; set 'corpus' to a UTF-8 text file") from None
 
     return "\n\n".join(topics[key] for key in sorted(topics))
 
@@ -133,7 +139,10 @@ def _stdlib_text() -> str:
 # Cached because build_model, load_splits and check_options each read the corpus.
 @functools.lru_cache(maxsize=4)
 def _read_text(path: Path) -> str:
-    return path.read_text(encoding="utf-8")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"option 'corpus': {path} is not UTF-8 text ({error})") from None
 
 
 def _read_split(path: Path) -> str:
@@ -149,7 +158,7 @@ def _split_text(text: str, data_seed: int) -> Corpus:
         raise ValueError(f"the corpus has {len(text)} characters; a single text file needs at "
                          f"least {FILE_CHUNKS * 2} to cut into {FILE_CHUNKS} chunks")
     bounds = np.linspace(0, len(text), FILE_CHUNKS + 1).astype(int)
-    chunks = [text[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
+    chunks = [text[start:end] for start, end in itertools.pairwise(bounds)]
     val_chunk, test_chunk = np.random.default_rng(data_seed).permutation(FILE_CHUNKS)[:2]
     train = "".join(chunk for index, chunk in enumerate(chunks) if index not in (val_chunk, test_chunk))
     return Corpus(train, chunks[val_chunk], chunks[test_chunk])
@@ -202,11 +211,10 @@ def check_options(options: dict) -> None:
     if not 0.0 <= options["dropout"] < 1.0:
         raise ValueError(f"option 'dropout' must be in [0, 1), got {options['dropout']}")
     limit = options["max_train_chars"]
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit <= options["seq_len"]):
+    is_integer = isinstance(limit, int) and not isinstance(limit, bool)
+    if limit is not None and (not is_integer or limit <= options["seq_len"]):
         raise ValueError(f"option 'max_train_chars' must be None or an integer above "
                          f"seq_len={options['seq_len']}, got {limit!r}")
-    if not isinstance(options["corpus"], str):
-        raise ValueError(f"option 'corpus' must be 'stdlib' or a path, got {options['corpus']!r}")
 
     # Reading the corpus here reports a missing file before any Ray worker starts.
     corpus = load_corpus(options["corpus"], 0)

@@ -76,9 +76,10 @@ class CifarImages(Dataset):
 
 def find_folder(root: str | None, layout: CifarFormat) -> Path:
     """Return the folder with the CIFAR files, or raise ValueError naming the first missing one."""
+    # ValueError, not TypeError: the study reports every invalid option as a ValueError.
     if not isinstance(root, str):
-        raise ValueError(f"option 'root' must be the directory that contains {layout.folder}/, "
-                         f"got {root!r}")
+        raise ValueError(  # noqa: TRY004
+            f"option 'root' must be the directory that contains {layout.folder}/, got {root!r}")
     base = Path(root).expanduser()
     # Accept the folder itself as well as torchvision's parent directory.
     folder = base if base.name == layout.folder else base / layout.folder

@@ -49,23 +49,53 @@ class MethodResult:
 
 def train_methods(task_name: str, methods: Sequence[str] = ("basic", "ema", "sema"), *,
                   momentum: float = 0.99, switch_interval: float = 1.0,
+                  method_settings: Mapping[str, Mapping[str, Any]] | None = None,
                   recipe: Mapping[str, Any] | None = None, options: Mapping[str, Any] | None = None,
                   data_seed: int = 0, seed: int = 0) -> dict[str, MethodResult]:
     """Train `task_name` once per method on the CPU and evaluate val and test splits.
 
-    `recipe` overrides the task's recipe key by key (`preset` picks a named one), and
-    `options` sets task options.
+    `momentum` and `switch_interval` apply to `ema` and `sema`. `method_settings` maps a
+    method to its settings as a study file writes them, and overrides those two:
+    `momentum`, `switch_interval`, SWA's `start_epoch` and `every_epochs`, and
+    Lookahead's `k` and `alpha`. `recipe` overrides the task's recipe key by key
+    (`preset` picks a named one), and `options` sets task options.
     """
     task = get_task(task_name)
     resolved_recipe = task.resolve_recipe(recipe or {})
     resolved_options = task.resolve_options(options or {})
     splits = task.load_splits(data_seed, resolved_options)
-    return {method: train_one(task, method, splits, resolved_recipe, resolved_options,
-                              momentum, switch_interval, seed)
-            for method in methods}
+
+    results = {}
+    for method in methods:
+        settings = {"momentum": momentum, "switch_interval": switch_interval}
+        settings |= dict((method_settings or {}).get(method, {}))
+        results[method] = train_one(task, method, splits, resolved_recipe, resolved_options,
+                                    settings, seed)
+    return results
 
 
-def train_one(task, method, splits, recipe, options, momentum, switch_interval, seed) -> MethodResult:
+def averager_arguments(method: str, settings: Mapping[str, Any], epochs: int,
+                       steps_per_epoch: int) -> dict[str, Any]:
+    """Convert a method's study settings (intervals in epochs) into averager arguments (in steps)."""
+    # NOTE: this mirrors the conversion of sema_ray.train.worker, so change both together.
+    if method in ("ema", "sema"):
+        arguments = {"momentum": settings["momentum"]}
+        if method == "sema":
+            arguments["switch_every"] = max(1, round(settings["switch_interval"] * steps_per_epoch))
+        return arguments
+    if method == "swa":
+        # Defaults: average the last quarter of training, one snapshot per epoch.
+        start_epoch = settings.get("start_epoch", 0.75 * epochs)
+        every_epochs = settings.get("every_epochs", 1.0)
+        return {"start_step": max(1, round(start_epoch * steps_per_epoch)),
+                "every": max(1, round(every_epochs * steps_per_epoch))}
+    if method == "lookahead":
+        return {key: int(settings[key]) if key == "k" else settings[key]
+                for key in ("k", "alpha") if key in settings}
+    return {}
+
+
+def train_one(task, method, splits, recipe, options, settings, seed) -> MethodResult:
     device = torch.device("cpu")
     torch.manual_seed(seed)
     model = task.build_model(recipe, options)
@@ -75,12 +105,8 @@ def train_one(task, method, splits, recipe, options, momentum, switch_interval, 
     optimizer = build_optimizer(model, recipe)
     scheduler = build_scheduler(optimizer, recipe, steps_per_epoch)
 
-    params = {}
-    if method in ("ema", "sema"):
-        params["momentum"] = momentum
-    if method == "sema":
-        params["switch_every"] = max(1, round(switch_interval * steps_per_epoch))
-    averager = build_averager(method, model, optimizer, **params)
+    arguments = averager_arguments(method, settings, recipe.epochs, steps_per_epoch)
+    averager = build_averager(method, model, optimizer, **arguments)
 
     step = 0
     for _ in range(recipe.epochs):

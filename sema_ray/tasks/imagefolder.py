@@ -33,9 +33,11 @@ logger = logging.getLogger(__name__)
 
 def find_folders(root) -> tuple[Path, Path | None]:
     """Return (training folder, test folder or None), or raise ValueError saying what is missing."""
+    # ValueError, not TypeError: the study reports every invalid option as a ValueError.
     if not isinstance(root, str):
-        raise ValueError(f"option 'root' must be a directory of class folders (or with train/ "
-                         f"and val/ inside), got {root!r}")
+        raise ValueError(  # noqa: TRY004
+            f"option 'root' must be a directory of class folders (or with train/ and val/ "
+            f"inside), got {root!r}")
     base = Path(root).expanduser()
     if not base.is_dir():
         raise ValueError(f"option 'root': directory {base} not found")

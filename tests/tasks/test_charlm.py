@@ -121,3 +121,10 @@ def test_loss_over_sequence_positions(text_file):
 def test_seq_len_longer_than_test_text_rejected(text_file):
     with pytest.raises(ValueError, match="fewer than one window"):
         TASK.resolve_options({"corpus": str(text_file), "seq_len": 100_000})
+
+
+def test_non_utf8_file_rejected(tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("caf\u00e9 ".encode("latin-1") * 50)
+    with pytest.raises(ValueError, match="latin1.txt is not UTF-8 text"):
+        TASK.resolve_options({"corpus": str(path)})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sema_ray.tasks.compare import main, train_methods
+from sema_ray.tasks.compare import averager_arguments, main, train_methods
 
 
 def test_methods_start_from_same_weights():
@@ -39,3 +39,23 @@ def test_cli_rejects_plot_for_other_tasks(capsys):
 def test_cli_reports_bad_option(capsys):
     assert main(["diabetes", "--option", "width=3"]) == 2
     assert "valid options: hidden_size" in capsys.readouterr().err
+
+
+def test_method_settings_reach_averagers():
+    settings = {"swa": {"start_epoch": 0, "every_epochs": 0.5}, "lookahead": {"k": 3.0, "alpha": 0.8},
+                "sema": {"momentum": 0.7, "switch_interval": 0.5}}
+    results = train_methods("moons", ("swa", "lookahead", "sema"), method_settings=settings,
+                            recipe={"epochs": 1})
+    assert set(results) == {"swa", "lookahead", "sema"}
+
+
+@pytest.mark.parametrize("method, settings, expected", [
+    ("sema", {"momentum": 0.9, "switch_interval": 0.5}, {"momentum": 0.9, "switch_every": 5}),
+    ("ema", {"momentum": 0.9, "switch_interval": 0.5}, {"momentum": 0.9}),
+    ("swa", {}, {"start_step": 75, "every": 10}),  # the last quarter of 10 epochs
+    ("swa", {"start_epoch": 0, "every_epochs": 0.01}, {"start_step": 1, "every": 1}),
+    ("lookahead", {"k": 5.0, "alpha": 0.5}, {"k": 5, "alpha": 0.5}),
+    ("basic", {"momentum": 0.9}, {}),
+])
+def test_averager_arguments_in_steps(method, settings, expected):
+    assert averager_arguments(method, settings, epochs=10, steps_per_epoch=10) == expected
