@@ -1,15 +1,15 @@
-"""Train one task with basic, EMA and SEMA in one process, and compare the results.
+"""Train one task with several averaging methods in one process, and compare the results.
 
 A quick look at a task without Ray, for the toy experiments of the SEMA paper:
 
     python -m sema_ray.tasks.compare moons --plot boundary.png    # decision boundaries
     python -m sema_ray.tasks.compare noisy_quadratic --momentum 0.99
 
-Every method starts from the same initial weights and gets the batches in the same
-order. SEMA switches every `switch_interval` epochs, converted to optimizer steps as
-the study's workers do. The evaluated weights are the averaged ones for `ema` and
-`sema`. Studies use `sema_ray.train.worker` instead, which runs the same steps on DDP
-workers.
+The default methods are basic, EMA and SEMA. Every method starts from the same
+initial weights and gets the batches in the same order. SEMA switches every
+`switch_interval` epochs, converted to optimizer steps as the study's workers do. The
+evaluated weights are the averaged ones for every method but `basic`. Studies use
+`sema_ray.train.worker` instead, which runs the same steps on DDP workers.
 """
 
 from __future__ import annotations
