@@ -22,7 +22,8 @@ def ray_local():
     import ray
 
     if not ray.is_initialized():
-        ray.init(num_cpus=2, _node_ip_address="127.0.0.1", log_to_driver=False,
+        # address="local" starts a new instance even if another test left one running.
+        ray.init(address="local", num_cpus=2, _node_ip_address="127.0.0.1", log_to_driver=False,
                  include_dashboard=True)
     yield ray
     ray.shutdown()

@@ -133,7 +133,7 @@ class TaskEntry(_Strict):
 
     def resolved_recipe(self) -> Recipe:
         """Return the task's default recipe with this entry's overrides applied."""
-        return get_task(self.name).recipe.override(**self.recipe)
+        return get_task(self.name).resolve_recipe(self.recipe)
 
 
 class AshaConfig(_Strict):

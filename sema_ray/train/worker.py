@@ -168,7 +168,8 @@ def averager_params(spec: TrialSpec, steps_per_epoch: int) -> dict:
         # Defaults: average the last quarter of training, one snapshot per epoch.
         start_epoch = extra.get("start_epoch", 0.75 * spec.recipe.epochs)
         every_epochs = extra.get("every_epochs", 1.0)
-        return {"start_step": round(start_epoch * steps_per_epoch),
+        # The averager counts steps from 1, so "from the start" is step 1.
+        return {"start_step": max(1, round(start_epoch * steps_per_epoch)),
                 "every": max(1, round(every_epochs * steps_per_epoch))}
     if spec.method == "lookahead":
         return {key: (int(value) if key == "k" else value) for key, value in extra.items()}
