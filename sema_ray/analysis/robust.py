@@ -39,7 +39,7 @@ def relative_regret(best: float, value: float) -> float:
 
 
 def regret_by_setting(results: list[TrialResult], method: str = "sema") -> dict[tuple, dict[str, float]]:
-    """Return, for every setting that ran on every task, its regret on each task."""
+    """Return, for every setting that ran on every task, its regret on each task (percent)."""
     tasks = sorted({r.task for r in results if r.method == method and r.phase == "search"})
     modes = {r.task: r.mode for r in results}
     scores = setting_scores(results, method)
@@ -51,7 +51,7 @@ def regret_by_setting(results: list[TrialResult], method: str = "sema") -> dict[
         values = [s[task] for s in scores.values() if task in s]
         best_by_task[task] = max(values) if modes[task] == "max" else min(values)
     complete = {key: s for key, s in scores.items() if all(task in s for task in tasks)}
-    return {key: {task: abs(best_by_task[task] - by_task[task]) for task in tasks}
+    return {key: {task: relative_regret(best_by_task[task], by_task[task]) for task in tasks}
             for key, by_task in complete.items()}
 
 

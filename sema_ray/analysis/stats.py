@@ -43,6 +43,24 @@ class PairedComparison:
     p_value: float | None  # paired two-sided t-test; None with fewer than 2 pairs
 
 
+@dataclass(frozen=True)
+class SettingSummary:
+    """The validation metric of one searched setting of a method, over the seeds it ran."""
+
+    task: str
+    method: str
+    metric: str
+    mode: str
+    momentum: float | None
+    switch_interval: float | None
+    other_params: str  # JSON of the remaining method settings, as in TrialResult
+    n: int  # seeds
+    mean: float
+    ci_low: float  # NaN with one seed
+    ci_high: float
+    horizon_ratio: float | None  # sema only: switch_every_steps * (1 - momentum)
+
+
 def mean_ci(values: list[float]) -> tuple[float, float, float, float]:
     """Return (mean, std, ci_low, ci_high) of `values` with a Student-t interval."""
     n = len(values)
@@ -100,3 +118,43 @@ def compare_paired(results: list[TrialResult], target: str = "sema") -> list[Pai
                     p_value = 1.0 if mean == 0 else 0.0
             comparisons.append(PairedComparison(task, baseline, len(seeds), mean, low, high, p_value))
     return comparisons
+
+
+def summarize_settings(results: list[TrialResult]) -> list[SettingSummary]:
+    """Return one summary per (task, method, setting) of the finished search trials.
+
+    Settings are ordered by task, method, momentum and switch interval. A grid study
+    with several search seeds gets a mean and a confidence interval per setting. A
+    sampler trains each setting once, so its interval is NaN.
+    """
+    groups: dict[tuple, list[TrialResult]] = {}
+    for r in results:
+        if r.phase == "search" and r.status == "ok" and r.val_metric is not None:
+            groups.setdefault((r.task, r.method, r.setting()), []).append(r)
+
+    summaries = []
+    for (task, method, setting), rows in groups.items():
+        mean, _, low, high = mean_ci([r.val_metric for r in rows])
+        ratios = [r.horizon_ratio for r in rows if r.horizon_ratio is not None]
+        momentum, switch_interval, other_params = setting
+        summaries.append(SettingSummary(
+            task=task, method=method, metric=rows[0].metric, mode=rows[0].mode,
+            momentum=momentum, switch_interval=switch_interval, other_params=other_params,
+            n=len(rows), mean=mean, ci_low=low, ci_high=high,
+            horizon_ratio=sum(ratios) / len(ratios) if ratios else None,
+        ))
+    return sorted(summaries, key=_setting_order)
+
+
+def _setting_order(summary: SettingSummary) -> tuple:
+    return (summary.task, summary.method, summary.momentum or 0.0, summary.switch_interval or 0.0,
+            summary.other_params)
+
+
+def best_setting(summaries: list[SettingSummary]) -> SettingSummary | None:
+    """Return the summary with the best mean (by each summary's mode), or None if empty."""
+    if not summaries:
+        return None
+    if summaries[0].mode == "max":
+        return max(summaries, key=lambda s: s.mean)
+    return min(summaries, key=lambda s: s.mean)

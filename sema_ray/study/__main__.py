@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(outcome.results)} trials, {sum(r.status != 'ok' for r in outcome.results)} failed")
     print(f"results: {outcome.csv_path}")
     print(f"report:  {outcome.report_path}")
-    print(f"plot:    {outcome.plot_path}")
+    print(f"         {outcome.report_path.with_suffix('.html')} (self-contained, with every figure)")
+    print(f"figures: {len(outcome.plotted)} PNG files in {outcome.output_dir}")
     print(f"MLflow:  {outcome.ui_command}")
     if outcome.missing:
         print(f"error: no finished trial for {', '.join(outcome.missing)}; see {outcome.report_path}",

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import ray
 
-from sema_ray.analysis.plots import plot_metric_vs_momentum
-from sema_ray.analysis.report import StudyReport, write_report
+from sema_ray.analysis.convergence import needed_histories
+from sema_ray.analysis.figures import write_boundary_figure, write_study_figures, write_task_figures
+from sema_ray.analysis.report import StudyReport, TrackingSummary, write_html_report, write_report
 from sema_ray.analysis.robust import most_robust_setting
 from sema_ray.analysis.stats import compare_paired, summarize
 from sema_ray.analysis.table import summary_table
@@ -21,6 +22,7 @@ from sema_ray.study.results import TrialResult, best_per_method, write_csv
 from sema_ray.study.search import evaluation_plan, run_tune, search_plan
 from sema_ray.study.trial import TrialContext
 from sema_ray.tasks import get_task
+from sema_ray.tracking.provenance import provenance_tags
 from sema_ray.tracking.study import StudyTracker, resolve_tracking_uri
 
 logger = logging.getLogger(__name__)
@@ -92,29 +94,52 @@ def run_study(config: StudyConfig, output_dir: Path, address: str | None = None,
 
 def finish_study(config: StudyConfig, results: list[TrialResult], output_dir: Path,
                  tracker: StudyTracker, seconds: float) -> StudyOutcome:
-    """Write the CSV, plot, table and report, log them on the study run, and sum up."""
+    """Write the CSV, figures and reports, log them on the study and task runs, and sum up."""
     csv_path = output_dir / "results.csv"
     write_csv(results, csv_path)
-    plot_path = output_dir / "metric_vs_momentum.png"
-    plotted = plot_metric_vs_momentum(results, plot_path)
-    table = summary_table(results)
+    trial_ids, names = needed_histories(results)
+    histories = tracker.metric_histories(trial_ids, names)
+
+    # The decision boundaries are retrained with the first seed the study reports.
+    seed = config.evaluation.seed_list()[0] if config.evaluation.seeds else config.search.seeds[0]
+    task_figures = []
+    for entry in config.tasks:
+        figures = write_task_figures(entry.name, results, histories, output_dir)
+        figures += write_boundary_figure(entry.name, results, entry.recipe, entry.options,
+                                         entry.data_seed, seed, output_dir)
+        for figure in figures:
+            if figure.path is not None:
+                tracker.log_artifact(tracker.task_run_id(entry.name), figure.path)
+        task_figures += figures
+    study_figures = write_study_figures(results, output_dir)
+
     report = StudyReport(
         study=config.name,
         results=results,
         summaries=summarize(results),
         comparisons=compare_paired(results),
         robust=most_robust_setting(results) if "sema" in config.methods else None,
-        plots=[plot_path.name],
+        figures=study_figures + task_figures,
+        tracking=TrackingSummary(tracker.store_uri, tracker.experiment, tracker.experiment_id,
+                                 tracker.study_run_id, tracker.ui_command(), tracker.import_command()),
+        provenance=provenance_tags(),
     )
     report_path = write_report(report, output_dir / "report.md")
-    for path in (csv_path, plot_path, report_path):
+    html_path = write_html_report(report, output_dir / "report.html")
+    drawn = [figure.path for figure in study_figures if figure.path is not None]
+    for path in [csv_path, *drawn, report_path, html_path]:
         tracker.log_artifact(tracker.study_run_id, path)
 
     missing = [f"{entry.name}/{method}" for entry in config.tasks for method in config.methods
                if not any(r.task == entry.name and r.method == method and r.status == "ok" for r in results)]
     tracker.finish(tracker.study_run_id, "FAILED" if missing else "FINISHED")
-    return StudyOutcome(results, table, output_dir, csv_path, report_path, plot_path, plotted,
-                        tracker.ui_command(), missing, seconds)
+    if tracker.fallback:
+        logger.info("the MLflow runs are in %s; import them into %s with: %s", tracker.store_uri,
+                    tracker.requested_uri, tracker.import_command())
+    plotted = {figure.name: figure.data for figure in study_figures + task_figures if figure.path is not None}
+    return StudyOutcome(results, table=summary_table(results), output_dir=output_dir, csv_path=csv_path,
+                        report_path=report_path, plot_path=output_dir / "metric_vs_momentum.png",
+                        plotted=plotted, ui_command=tracker.ui_command(), missing=missing, seconds=seconds)
 
 
 def run_task(config: StudyConfig, entry: TaskEntry, resources: TrialResources, output_dir: Path,
@@ -150,9 +175,7 @@ def run_task(config: StudyConfig, entry: TaskEntry, resources: TrialResources, o
             plan = evaluation_plan(config, entry.name, method, best[(entry.name, method)])
             results.extend(run_tune(plan, config, context_for(method, "evaluation"), task, storage, resume))
 
-    task_plot = output_dir / f"{entry.name}_metric_vs_momentum.png"
-    plot_metric_vs_momentum(results, task_plot)
-    tracker.log_artifact(task_run_id, task_plot)
+    # The task's figures are drawn by finish_study, with the histories of every task at hand.
     ok = any(result.status == "ok" for result in results)
     tracker.finish(task_run_id, "FINISHED" if ok else "FAILED")
     return results
