@@ -9,7 +9,7 @@ with ``--trials`` trials. Throughput is trials per hour of study wall time, and 
 ideal is linear scaling: n times the throughput of one node.
 
 All simulated nodes share this machine's cores, so on a small machine the measured
-speed-up stops where the cores run out; the output states the core count. On a real
+speed-up stops where the cores run out. The output states the core count. On a real
 cluster, run a study with ``python -m sema_ray.study`` and compare wall times instead.
 """
 
@@ -40,7 +40,7 @@ class ScalingRun:
     nodes: int
     trials: int  # trials in the batch
     trials_ok: int  # of them, finished without error
-    seconds: float  # study wall time, from the first trial's submission to the report
+    seconds: float  # wall time of the study: its setup, every trial and the report
     cluster_start_seconds: float  # starting the simulated cluster, not counted above
     trials_per_hour: float
 
@@ -107,6 +107,7 @@ def simulated_cluster(nodes: int, cpus_per_node: int, dashboard_port: int | None
     The first node is the head. With `dashboard_port`, the head also serves the
     dashboard there (on 127.0.0.1), which Ray's state API needs.
     """
+    import ray
     from ray.cluster_utils import Cluster
 
     head_args = {
@@ -123,6 +124,8 @@ def simulated_cluster(nodes: int, cpus_per_node: int, dashboard_port: int | None
         cluster.wait_for_nodes()
         yield cluster
     finally:
+        # Cluster.shutdown raises while this process is still connected to the head.
+        ray.shutdown()
         cluster.shutdown()
 
 
@@ -131,8 +134,6 @@ def measure(nodes: int, args: argparse.Namespace) -> ScalingRun:
     # Read by Ray at import; this runs in a fresh process for every cluster size.
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    import ray
-
     from sema_ray.study.config import parse_study
     from sema_ray.study.runner import run_study
 
@@ -143,10 +144,7 @@ def measure(nodes: int, args: argparse.Namespace) -> ScalingRun:
         with simulated_cluster(nodes, args.cpus_per_node) as cluster:
             cluster_start = time.perf_counter() - started
             started = time.perf_counter()
-            try:
-                outcome = run_study(config, output_dir, address=cluster.address)
-            finally:
-                ray.shutdown()
+            outcome = run_study(config, output_dir, address=cluster.address)
             seconds = time.perf_counter() - started
 
     trials_ok = sum(result.status == "ok" for result in outcome.results)
