@@ -13,6 +13,8 @@ from typing import Any
 from sema_ray.study.results import TrialResult
 
 BOUNDARY_TASKS = ("moons", "circles")  # tasks whose inputs are 2-D points
+# Panel titles are about 40 characters wide: m is the momentum, T the switch interval.
+SHORT_NAMES = {"momentum": "m", "switch_interval": "T"}
 
 
 def plot_best_boundaries(task: str, best: dict[str, TrialResult], recipe: dict[str, Any],
@@ -20,7 +22,7 @@ def plot_best_boundaries(task: str, best: dict[str, TrialResult], recipe: dict[s
     """Retrain each method of `best` (method -> best search trial) and draw its decision boundary.
 
     Returns `{panel label: {"method", "settings", "seed", "test"}}` with the test metrics
-    of the retrained model shown in each panel's title.
+    of the retrained model shown in each panel's title. A label reads "sema m=0.99 T=1".
     """
     # Imported here: drawing boundaries trains models, which only this figure needs.
     from sema_ray.tasks import get_task
@@ -36,7 +38,7 @@ def plot_best_boundaries(task: str, best: dict[str, TrialResult], recipe: dict[s
         trained = train_methods(task, [method], momentum=settings.get("momentum", 0.99),
                                 switch_interval=settings.get("switch_interval", 1.0), recipe=recipe,
                                 options=options, data_seed=data_seed, seed=seed)[method]
-        label = method + "".join(f", {key}={value:g}" for key, value in sorted(settings.items()))
+        label = method + "".join(f" {SHORT_NAMES.get(key, key)}={value:g}" for key, value in sorted(settings.items()))
         models[label] = trained.model
         metrics[label] = trained.test
         drawn[label] = {"method": method, "settings": settings, "seed": seed, "test": dict(trained.test)}

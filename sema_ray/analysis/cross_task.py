@@ -16,6 +16,7 @@ from sema_ray.analysis.style import (
     method_color,
     metric_unit,
     save_figure,
+    seeds_text,
     show_empty,
 )
 from sema_ray.study.results import TrialResult
@@ -143,9 +144,14 @@ def plot_shared_setting_regret(results: list[TrialResult], path: Path, method: s
         save_figure(figure, path)
         return panel
 
+    counts: dict[tuple, int] = {}
+    for r in results:
+        if r.method == method and r.phase == "search" and r.status == "ok" and r.val_metric is not None:
+            counts[(r.task, r.setting())] = counts.get((r.task, r.setting()), 0) + 1
     positions = list(range(len(tasks)))
     axis.bar(positions, [panel.regret_by_task[t] for t in tasks], color=method_color(method), alpha=0.8,
-             label=f"shared setting: {format_settings(robust.settings)}")
+             label=f"shared setting: {format_settings(robust.settings)}\n"
+                   f"(mean over {seeds_text(list(counts.values()))} per setting and task)")
     for label, by_task in panel.candidates.items():
         axis.plot(positions, [by_task[t] for t in tasks], "o", color="gray", ms=3, alpha=0.6,
                   label="other settings that ran on every task" if label == next(iter(panel.candidates)) else None)

@@ -16,7 +16,15 @@ from pathlib import Path
 import optuna
 from optuna.distributions import FloatDistribution
 
-from sema_ray.analysis.style import METHOD_ORDER, method_color, new_panels, save_figure, show_empty
+from sema_ray.analysis.style import (
+    METHOD_ORDER,
+    add_legend,
+    method_color,
+    new_panels,
+    save_figure,
+    seeds_text,
+    show_empty,
+)
 from sema_ray.study.results import TrialResult
 
 MOMENTUM_PARAM = "log10(1 - momentum)"
@@ -30,6 +38,7 @@ class ImportancePanel:
     task: str
     importances: dict[str, dict[str, float]] = field(default_factory=dict)  # method -> param -> share
     trials: dict[str, int] = field(default_factory=dict)  # method -> finished search trials used
+    seeds: dict[str, str] = field(default_factory=dict)  # method -> seeds per setting, e.g. "2 seeds"
     skipped: dict[str, str] = field(default_factory=dict)  # method -> reason it has no bars
 
 
@@ -73,6 +82,10 @@ def importance_panel(task: str, results: list[TrialResult]) -> ImportancePanel:
         trials = [r for r in ok if r.method == method]
         outcome = method_importances(trials)
         panel.trials[method] = len(trials)
+        per_setting: dict[tuple, int] = {}
+        for trial in trials:
+            per_setting[trial.setting()] = per_setting.get(trial.setting(), 0) + 1
+        panel.seeds[method] = seeds_text(list(per_setting.values())) + " per setting"
         if isinstance(outcome, str):
             panel.skipped[method] = outcome
         else:
@@ -96,24 +109,23 @@ def plot_param_importances(results: list[TrialResult], path: Path) -> dict[str, 
         if not panel.importances:
             show_empty(axis, task, "no method searched more than one setting")
             continue
-        labels, shares, colors = [], [], []
-        for method, importances in panel.importances.items():
-            for name, share in importances.items():
-                labels.append(f"{method}: {name}")
-                shares.append(share)
-                colors.append(method_color(method))
-        positions = list(range(len(labels)))[::-1]
-        axis.barh(positions, shares, color=colors)
-        axis.set_yticks(positions, labels, fontsize="small")
-        for position, share in zip(positions, shares):
+        bars = [(method, name, share) for method, importances in panel.importances.items()
+                for name, share in importances.items()]
+        rows = list(range(len(bars)))[::-1]  # the first bar on top
+        for method in panel.importances:
+            own = [(row, share) for row, (name, _, share) in zip(rows, bars) if name == method]
+            axis.barh([row for row, _ in own], [share for _, share in own], color=method_color(method),
+                      label=f"{method} ({panel.trials[method]} trials, {panel.seeds[method]})")
+        axis.set_yticks(rows, [f"{method}: {name}" for method, name, _ in bars], fontsize="small")
+        for row, (_, _, share) in zip(rows, bars):
             inside = share > 0.8  # no room right of a long bar: write inside it
-            axis.text(share - 0.02 if inside else share + 0.02, position, f"{share:.2f}", va="center",
+            axis.text(share - 0.02 if inside else share + 0.02, row, f"{share:.2f}", va="center",
                       ha="right" if inside else "left", color="white" if inside else "black",
                       fontsize="small")
         axis.set_xlim(0, 1)
         axis.set_xlabel("fANOVA importance (sums to 1 per method)")
-        counts = ", ".join(f"{m}: {panel.trials[m]}" for m in panel.importances)
-        axis.set_title(f"{task}: search trials used ({counts})", fontsize="medium")
+        axis.set_title(f"{task}: importance over the search trials", fontsize="medium")
+        add_legend(axis)
         axis.grid(True, axis="x", alpha=0.3)
 
     save_figure(figure, path)

@@ -160,8 +160,9 @@ def switch_interval_panel(task: str, summaries: list[SettingSummary]) -> Panel |
     panel = Panel(task, first.metric, first.mode)
 
     same = [s for s in sema if s.momentum == best.momentum]
-    if len(same) >= 2 or len({s.momentum for s in sema}) < len(sema):
-        # Listed momenta: several settings share the best one exactly.
+    repeated = len({s.momentum for s in sema}) < len(sema)
+    if repeated or len({s.switch_interval for s in sema}) == 1:
+        # Listed momenta (settings share momenta exactly), or one interval: no window needed.
         label = f"sema, momentum={best.momentum:g}"
         panel.note = f"SEMA at its best momentum, {best.momentum:g}"
     else:

@@ -30,7 +30,7 @@ UI_PORT = 5000
 # MLflow 3 marks an experiment as model training (not GenAI), so its UI lists the runs.
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 TRAINING_KIND = "custom_model_development"
-# MLflow 3.x UIs open the GenAI view of an experiment unless the URL asks for this one.
+# MLflow 3.x UIs open the GenAI view of an experiment unless the URL requests this one.
 RUNS_VIEW_QUERY = "workflowType=machine_learning"
 Result = TypeVar("Result")
 
@@ -176,26 +176,34 @@ class StudyTracker:
         if run_id is not None:
             self._guard("closing a run", lambda: self.client.set_terminated(run_id, status=status))
 
-    def metric_histories(self, trial_keys: Iterable[str],
+    def metric_histories(self, trial_ids: Iterable[str],
                          names: Iterable[str]) -> dict[str, dict[str, list[tuple[int, float]]]]:
-        """Return per-epoch values of `names` for the given trial runs: key -> name -> (step, value)."""
-        wanted = set(trial_keys)
+        """Return per-epoch values of `names` for the given trials: id -> name -> [(step, value)].
+
+        A trial id is the run's full `sema_ray.trial_key` or the Ray Tune trial id that key
+        ends with (after the last "-"), which is what `TrialResult.trial_id` carries.
+        """
+        requested = set(trial_ids)
         names = list(names)
-        histories = self._guard("reading metric histories", lambda: self._read_histories(wanted, names))
+        histories = self._guard("reading metric histories", lambda: self._read_histories(requested, names))
         return histories or {}
 
-    def _read_histories(self, wanted: set[str], names: list[str]) -> dict:
+    def _read_histories(self, requested: set[str], names: list[str]) -> dict:
         run_ids = {}
-        for task_run_id in self.task_run_ids.values():
-            for run in self._child_runs(task_run_id):
-                key = run.data.tags.get(TRIAL_KEY_TAG)
-                if key in wanted:
-                    run_ids[key] = run.info.run_id
+        # Task runs are found through the study run, so a tracker that reopened a finished
+        # study (and opened no task run itself) reads the same histories.
+        for task_run in self._child_runs(self.study_run_id):
+            for run in self._child_runs(task_run.info.run_id):
+                key = run.data.tags.get(TRIAL_KEY_TAG, "")
+                for trial_id in (key, key.rsplit("-", 1)[-1]):
+                    if trial_id in requested:
+                        run_ids[trial_id] = run.info.run_id
         histories = {}
-        for key, run_id in run_ids.items():
-            histories[key] = {name: [(point.step, point.value) for point in
-                                     sorted(self.client.get_metric_history(run_id, name), key=lambda p: p.step)]
-                              for name in names}
+        for trial_id, run_id in run_ids.items():
+            histories[trial_id] = {name: [(point.step, point.value) for point in
+                                          sorted(self.client.get_metric_history(run_id, name),
+                                                 key=lambda p: p.step)]
+                                   for name in names}
         return histories
 
     def _child_runs(self, parent_id: str) -> list:

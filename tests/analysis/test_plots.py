@@ -136,3 +136,12 @@ def test_surface_scatter_for_sampled(tmp_path):
         (r.momentum, r.switch_interval, r.val_metric) for r in sema)
     assert all(p.horizon_ratio == pytest.approx(r.horizon_ratio) for p, r in
                zip(sorted(panel.points, key=lambda p: p.momentum), sorted(sema, key=lambda r: r.momentum)))
+
+
+def test_interval_plot_single_interval_grid(tmp_path):
+    # A grid over momenta at one interval: each momentum appears once, yet it was listed.
+    results = [r for r in grid_results(tasks=("moons",)) if r.switch_interval in (None, 1.0)]
+    drawn = plot_metric_vs_switch_interval(results, tmp_path / "interval.png")
+    (label, points), = drawn["moons"].series.items()
+    assert label == "sema, momentum=0.99"
+    assert [p.switch_interval for p in points] == [1.0]

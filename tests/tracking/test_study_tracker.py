@@ -59,6 +59,9 @@ def test_tracker_run_tree(tmp_path, store_template):
     histories = tracker.metric_histories([key], ["val_accuracy", "val_accuracy_fast"])
     assert histories == {key: {"val_accuracy": [(1, 51.0), (2, 52.0)],
                                "val_accuracy_fast": [(1, 41.0), (2, 42.0)]}}
+    # Results carry the Ray Tune trial id, which ends the trial key.
+    by_tune_id = tracker.metric_histories(["a"], ["val_accuracy"])
+    assert by_tune_id == {"a": {"val_accuracy": [(1, 51.0), (2, 52.0)]}}
 
 
 def test_tracker_resume_reuses_runs(tmp_path, store_template):
