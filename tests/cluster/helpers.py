@@ -15,6 +15,7 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
+RAY_CLI = str(Path(PYTHON).with_name("ray"))  # the `ray` command of this virtual environment
 
 
 def free_port() -> int:
