@@ -28,11 +28,11 @@ def global_batches():
     ]
 
 
-def train(model, batches, wrap=lambda m: m):
+def train(model, batches, wrap=lambda m: m, layout="foreach"):
     """Train SEMA on ``wrap(model)``; return averaged weights, fast weights and switch flags."""
     wrapped = wrap(model)
     optimizer = torch.optim.SGD(wrapped.parameters(), lr=0.1, momentum=0.9)
-    averager = SwitchEMA(wrapped, momentum=0.6, switch_every=3, optimizer=optimizer)
+    averager = SwitchEMA(wrapped, momentum=0.6, switch_every=3, optimizer=optimizer, layout=layout)
     switched = []
     for inputs, targets in batches:
         sgd_step(wrapped, optimizer, inputs, targets)
@@ -58,7 +58,10 @@ def run_rank(rank: int, world_size: int, port: int, result_dir: str) -> None:
     dist.init_process_group("gloo", rank=rank, world_size=world_size)
     try:
         batches = shard(global_batches(), rank, world_size)
-        results = {"ddp": train(make_mlp(), batches, DistributedDataParallel)}
+        results = {
+            "ddp": train(make_mlp(), batches, DistributedDataParallel),
+            "ddp_flat": train(make_mlp(), batches, DistributedDataParallel, layout="flat"),
+        }
 
         # Both wrap orders. The eager backend keeps the test fast; test_compile.py
         # covers aot_eager, which also functionalizes the graph.

@@ -28,7 +28,7 @@ def test_ddp_ranks_match_each_other_and_single_process(tmp_path):
     finally:
         torch.set_num_threads(threads)
 
-    for wrapping in ("ddp", "compile_then_ddp", "ddp_then_compile"):
+    for wrapping in ("ddp", "ddp_flat", "compile_then_ddp", "ddp_then_compile"):
         rank0, rank1 = ranks[0][wrapping], ranks[1][wrapping]
         assert rank0["switched"] == rank1["switched"] == single["switched"], wrapping
         assert single["switched"] == [False, False, True, False, False, True, False]
