@@ -6,9 +6,9 @@ Two layouts trade intrusiveness for speed:
   multi-tensor ``torch._foreach_*`` ops. On CUDA these launch a handful of kernels
   for the whole group. On CPU they run one kernel per tensor from C++, at a cost
   of some microseconds per tensor.
-- ``"flat"`` moves the group's tensors into one contiguous buffer (each parameter
-  keeps its identity, shape and strides, only its ``.data`` becomes a view), so an
-  update is one elementwise kernel over the whole group, which is the memory
+- ``"flat"`` moves the group's tensors into one contiguous buffer. Each parameter
+  keeps its identity, shape and strides, and only its ``.data`` becomes a view. An
+  update is then one elementwise kernel over the whole group, which is the memory
   bandwidth floor. Moving or casting the model afterwards (``model.to``,
   ``model.half``) gives it new storage and breaks this sharing; the next update
   detects that and raises.
@@ -94,8 +94,10 @@ class TensorGroup:
     def check_model_unchanged(self) -> None:
         """Raise RuntimeError when the model's tensors were moved, cast or replaced.
 
-        Checks only the first and last tensor of the group, which is what
-        ``model.to`` and ``model.half`` change, to keep the check off the hot path.
+        Checks only the first and last tensor of the group, which ``model.to`` and
+        ``model.half`` change along with the rest, so the check stays cheap.
+        NOTE: parameters replaced by new objects (``load_state_dict(assign=True)``)
+        are not detected; the averager keeps reading the old ones.
         """
         first, last = self.fast[0], self.fast[-1]
         if self.fast_flat is not None:
@@ -119,6 +121,9 @@ class TensorGroup:
             else:
                 self.shadow_flat.lerp_(self.fast_flat, weight)
         elif self.mixed:
+            # NOTE: torch's multi-tensor fast path needs one dtype across both lists, so
+            # on CUDA this add runs one kernel per tensor. A fused mixed-precision kernel
+            # (Triton) is not written, since no GPU was at hand to show that it wins.
             torch._foreach_mul_(self.shadow, 1.0 - weight)
             torch._foreach_add_(self.shadow, self.fast, alpha=weight)
         else:
