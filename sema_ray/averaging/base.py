@@ -119,8 +119,10 @@ class Averager:
             yield  # nothing averaged yet (SWA before start_step): evaluate the fast weights
             return
 
+        # Integer buffers (num_batches_tracked) are left alone: averaging does not
+        # change them, and the stash covers only floating-point tensors.
         stash = self._shadow.stash_fast()
-        self._shadow.copy_to_fast()
+        self._shadow.copy_to_fast(integer_buffers=False)
         guard = None
         if self._module is not None:
             guard = self._module.register_state_dict_pre_hook(self._state_dict_guard)

@@ -88,16 +88,24 @@ class ShadowWeights:
             torch._foreach_copy_(self._other_shadow, self._other_fast)
 
     @torch.no_grad()
-    def copy_to_fast(self, params: bool = True, buffers: bool = True) -> None:
-        """Write the shadow into the model; ``buffers`` covers floating and integer buffers."""
+    def copy_to_fast(
+        self, params: bool = True, buffers: bool = True, integer_buffers: bool | None = None
+    ) -> None:
+        """Write the shadow into the model.
+
+        ``buffers`` covers floating-point buffers, and integer buffers too unless
+        ``integer_buffers`` says otherwise.
+        """
+        if integer_buffers is None:
+            integer_buffers = buffers
         if params:
             for group in self.param_groups:
                 group.copy_to_fast()
         if buffers:
             for group in self.buffer_groups:
                 group.copy_to_fast()
-            if self._other_fast:
-                torch._foreach_copy_(self._other_fast, self._other_shadow)
+        if integer_buffers and self._other_fast:
+            torch._foreach_copy_(self._other_fast, self._other_shadow)
 
     @torch.no_grad()
     def copy_from_fast(self, params: bool = True, buffers: bool = True) -> None:

@@ -204,3 +204,15 @@ def test_flat_layout_keeps_parameter_identity_and_strides():
     for param, stride, value in zip(params, strides, values):
         assert param.stride() == stride
         assert torch.equal(param.detach(), value)
+
+
+def test_averaged_leaves_integer_buffers(image_batches):
+    model = make_bn_net()
+    averager = EMA(model, momentum=0.9)
+    model(image_batches[0][0])
+    averager.update()
+    model(image_batches[1][0])  # a forward pass after the last update
+
+    with averager.averaged():
+        assert model[1].num_batches_tracked.item() == 2
+    assert model[1].num_batches_tracked.item() == 2
