@@ -100,15 +100,17 @@ def test_trials_run_on_both_nodes(two_node_run):
 
 
 def test_trials_overlap_on_two_nodes(two_node_run):
+    snapshots = two_node_run["snapshots"]
+    successful_polls = [snapshot for snapshot in snapshots if "error" not in snapshot]
+    assert successful_polls, f"no snapshot of the live workers was taken: {snapshots[:3]}"
+
     # Each snapshot lists the live workers; a placement group is one trial's worker group.
     concurrent = []
-    for snapshot in two_node_run["snapshots"]:
+    for snapshot in successful_polls:
         trials = {worker["placement_group_id"] for worker in snapshot["workers"]}
         nodes = {worker["node_id"] for worker in snapshot["workers"]}
         if len(trials) >= 2 and len(nodes) == 2:
             concurrent.append(snapshot["time"])
-    taken = [snapshot for snapshot in two_node_run["snapshots"] if "error" not in snapshot]
-    assert taken, f"no snapshot of the live workers was taken: {two_node_run['snapshots'][:3]}"
     assert concurrent, "no snapshot saw two trials at once on different nodes"
 
 
