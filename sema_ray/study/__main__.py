@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import sys
 from importlib import resources
 from pathlib import Path
@@ -19,6 +20,8 @@ from sema_ray.study.plan import format_plan
 logger = logging.getLogger("sema_ray.study")
 
 DEFAULT_STUDY = "quickstart.yaml"
+# Room for the MLflow store, Ray checkpoints and plots of a small study; an estimate.
+MIN_FREE_BYTES = 100 * 2**20
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -104,9 +107,14 @@ def check_output_dir(path: Path, storage: str, resume: bool) -> None:
         probe = path / ".write_test"
         probe.write_text("ok", encoding="utf-8")
         probe.unlink()
+        free = shutil.disk_usage(path).free
     except OSError as error:
         raise StudyError(f"output directory {path} is not writable ({error.strerror}); "
                          "pass --output with a writable directory") from None
+    if free < MIN_FREE_BYTES:
+        raise StudyError(f"output directory {path} has only {free / 2**20:.1f} MiB free; a study needs "
+                         f"at least {MIN_FREE_BYTES // 2**20} MiB for its MLflow store, checkpoints and "
+                         "plots, so free space or pass --output on another disk")
 
 
 if __name__ == "__main__":

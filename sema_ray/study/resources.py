@@ -62,7 +62,11 @@ def plan_resources(config: ResourcesConfig, nodes: list[dict[str, float]]) -> Tr
 
     trials_at_once = config.trials_at_once
     if trials_at_once == "auto":
-        by_cpu = math.floor(total_cpus / (2 * config.workers * cpus))
+        if config.cpus_per_worker == "auto":
+            by_cpu = math.floor(total_cpus / (2 * config.workers * cpus))
+        else:
+            # The study file sized the workers itself: fill the cluster with them.
+            by_cpu = math.floor(total_cpus / needed_cpus)
         by_gpu = math.floor(total_gpus / (config.workers * gpus)) if gpus else by_cpu
         trials_at_once = max(1, min(by_cpu, by_gpu))
     return TrialResources(config.workers, cpus, gpus, trials_at_once)

@@ -108,9 +108,6 @@ def test_output_below_file_rejected_before_ray(tmp_path, capsys):
 
 
 @needs_mount_namespace
-@pytest.mark.xfail(strict=True, reason=(
-    "check_output_dir writes a 2-byte probe and checks no free space, so a disk with a few "
-    "KiB left passes and the study fails later, after Ray has started"))
 def test_nearly_full_disk_rejected_before_ray(tmp_path):
     # 256 KiB: room for the probe file, not for the MLflow store, plots and checkpoints.
     completed, output = run_cli_on_mount(tmp_path, 256, "rw", fill=False)

@@ -38,9 +38,6 @@ def test_auto_cpus_on_gpu_cluster_is_one_per_worker():
     assert planned.trials_at_once == 4
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "plan_resources halves the CPUs it counts for trials_at_once even when the study "
-    "file sets cpus_per_worker, so a GPU cluster runs half the trials it fits"))
 def test_explicit_cpus_fill_every_gpu():
     # Each GPU node fits two trials of 2 x (4 CPU, 1 GPU): 16 CPUs and 4 GPUs per node,
     # and the Tune trial processes (0.01 CPU each) fit on the CPU head.
