@@ -137,7 +137,13 @@ def measure(nodes: int, args: argparse.Namespace) -> ScalingRun:
     from sema_ray.study.config import parse_study
     from sema_ray.study.runner import run_study
 
-    with tempfile.TemporaryDirectory(prefix="sema_ray_scaling_") as directory:
+    # The simulated cluster records its address in $RAY_TMPDIR/ray, where any
+    # `ray.init()` on the machine would look for a cluster to join, so it gets a
+    # directory of its own. The name stays short because Ray's socket paths are limited
+    # to 107 bytes.
+    ray_tmpdir = tempfile.TemporaryDirectory(prefix="srb")
+    os.environ["RAY_TMPDIR"] = ray_tmpdir.name
+    with ray_tmpdir, tempfile.TemporaryDirectory(prefix="sema_ray_scaling_") as directory:
         output_dir = Path(directory)
         config = parse_study(study_document(nodes, args, output_dir), "scaling benchmark")
         started = time.perf_counter()
