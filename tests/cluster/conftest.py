@@ -17,9 +17,26 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import RAY_CLI, clean_env, free_port, kill_tree, log_tail, start, wait_for
+from .helpers import (
+    RAY_CLI,
+    RAY_TEMP_DIRS,
+    clean_env,
+    free_port,
+    kill_tree,
+    log_tail,
+    start,
+    wait_for,
+)
 
 HEAD_START_TIMEOUT = 180  # seconds until the dashboard responds; about 15 s on an idle machine
+
+
+@pytest.fixture(scope="session", autouse=True)
+def remove_ray_temp_dirs():
+    """Remove the private Ray temp directories of the child processes after the session."""
+    yield
+    for path in RAY_TEMP_DIRS:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @dataclass(frozen=True)

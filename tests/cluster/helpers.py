@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,6 +17,9 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 RAY_CLI = str(Path(PYTHON).with_name("ray"))  # the `ray` command of this virtual environment
+
+# Private Ray temp directories handed to child processes; conftest.py removes them.
+RAY_TEMP_DIRS: list[Path] = []
 
 
 def free_port() -> int:
@@ -45,6 +49,20 @@ def write_study(directory: Path, study: dict) -> Path:
     return path
 
 
+def private_ray_tmpdir() -> str:
+    """Create a Ray temp directory for one child process and return its path.
+
+    `ray.init()` without an address joins the cluster recorded in
+    $RAY_TMPDIR/ray/ray_current_cluster, which any `ray start` or simulated cluster
+    on the machine may have written. A private directory makes the child start its
+    own Ray, and keeps its own simulated cluster from capturing other processes.
+    The path stays short because Ray's socket paths must fit in 107 bytes.
+    """
+    path = Path(tempfile.mkdtemp(prefix="sr", dir="/tmp"))
+    RAY_TEMP_DIRS.append(path)
+    return str(path)
+
+
 def clean_env(**overrides: str) -> dict[str, str]:
     """Return the environment for a child that starts its own Ray on 127.0.0.1."""
     env = dict(os.environ)
@@ -53,6 +71,7 @@ def clean_env(**overrides: str) -> dict[str, str]:
     env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     env["RAY_USAGE_STATS_ENABLED"] = "0"
     env["PYTHONUNBUFFERED"] = "1"
+    env["RAY_TMPDIR"] = private_ray_tmpdir()
     # `python` in a Ray job entrypoint must be this virtual environment's.
     env["PATH"] = f"{Path(PYTHON).parent}{os.pathsep}{env.get('PATH', '')}"
     env.update(overrides)
