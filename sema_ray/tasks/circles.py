@@ -13,7 +13,8 @@ from __future__ import annotations
 from sklearn.datasets import make_circles
 from torch import nn
 
-from sema_ray.tasks.base import Recipe, Splits, Task
+from sema_ray.tasks import moons
+from sema_ray.tasks.base import Splits, Task
 from sema_ray.tasks.classification import evaluate_calibration, split_arrays
 
 # The inner circle has half the radius of the outer one.
@@ -28,19 +29,15 @@ def load_splits(data_seed: int, options: dict) -> Splits:
     return split_arrays(points, labels, (TRAIN_SIZE, VAL_SIZE), data_seed)
 
 
-def build_model(recipe: Recipe, options: dict) -> nn.Module:
-    return nn.Sequential(nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 2))
-
-
 TASK = Task(
     name="circles",
     description="two circles, 50 labeled points, 2-layer MLP, SGD lr 0.01, accuracy (%) and ECE",
     metric="accuracy",
     mode="max",
-    recipe=Recipe(optimizer="sgd", lr=0.01, optimizer_momentum=0.9, scheduler="constant",
-                  epochs=60, batch_size=10),
+    # The same MLP and recipe as moons, so the two toy tasks differ only in their data.
+    recipe=moons.TASK.recipe,
     load_splits=load_splits,
-    build_model=build_model,
+    build_model=moons.build_model,
     loss_fn=nn.functional.cross_entropy,
     evaluate=evaluate_calibration,
 )
