@@ -4,7 +4,7 @@ The regret of a setting on a task is how far its validation metric falls behind 
 best setting of the same method on that task, in percent of that best value. Percent
 puts tasks with different metrics (accuracy, MAE, perplexity) on one scale. The robust
 setting minimises the largest regret over tasks; only settings that ran on every task
-compete, so grid or list spaces give the answer.
+compete, so only grid or list spaces produce a result.
 """
 
 from __future__ import annotations

@@ -93,14 +93,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def check_output_dir(path: Path, storage: str, resume: bool) -> None:
-    """Fail before any training when the output directory cannot be written or holds a study."""
+    """Fail before any training when the output directory is not writable or contains a study."""
     # Remote storage (s3://...) is not listed here; Tune finds its state when resuming.
     started = "://" in storage or Path(storage).exists()
     if started and not resume and "://" not in storage:
-        raise StudyError(f"output directory {path} already holds a study in {storage}; pass "
+        raise StudyError(f"output directory {path} already contains a study in {storage}; pass "
                          "--resume to continue it, or --output with a new directory")
     if resume and not started:
-        raise StudyError(f"--resume: {storage} holds no study to resume; run without --resume "
+        raise StudyError(f"--resume: no study found in {storage} to resume; run without --resume "
                          "to start one")
     try:
         path.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sema_ray.study.config import ResourcesConfig, StudyError
 
-# The Tune trial itself only waits on its TorchTrainer, so it asks for a sliver of a CPU.
+# The Tune trial itself only waits on its TorchTrainer, so it requests a sliver of a CPU.
 TRIAL_DRIVER_CPUS = 0.01
 
 

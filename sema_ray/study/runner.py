@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class StudyOutcome:
-    """What a finished study produced and where it is."""
+    """The results, summary and file paths of a finished study."""
 
     results: list[TrialResult]
     table: str

@@ -18,7 +18,7 @@ from sema_ray.train import train_loop_per_worker
 
 @dataclass(frozen=True)
 class TrialContext:
-    """What every trial of one (task, method) search shares."""
+    """The settings shared by every trial of one (task, method) search."""
 
     study: str
     task: str

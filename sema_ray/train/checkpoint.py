@@ -36,7 +36,7 @@ def save_state(directory: Path, state: dict[str, Any]) -> Path:
 def load_state(checkpoint) -> dict[str, Any]:
     """Load the state saved in a `ray.train.Checkpoint`."""
     with checkpoint.as_directory() as directory:
-        # weights_only=False: the state holds RNG states and optimizer dicts we wrote.
+        # weights_only=False: the state contains RNG states and optimizer dicts we wrote.
         return torch.load(Path(directory) / CHECKPOINT_FILE, weights_only=False)
 
 

@@ -149,8 +149,8 @@ def build_loaders(splits: Splits, global_batch: int, world_size: int, rank: int,
         )
     sampler = DistributedSampler(splits.train, num_replicas=world_size, rank=rank, shuffle=True, seed=seed)
     train_loader = DataLoader(splits.train, batch_size=global_batch // world_size, sampler=sampler)
-    # NOTE: evaluating the full split on every rank is cheap for the bundled datasets;
-    # large datasets want a sharded evaluation with an all-reduce of the sums.
+    # NOTE: evaluating the full split on every rank is cheap for the bundled datasets.
+    # Large datasets need a sharded evaluation with an all-reduce of the sums.
     val_loader = DataLoader(splits.val, batch_size=512)
     test_loader = DataLoader(splits.test, batch_size=512)
     return train_loader, val_loader, test_loader
