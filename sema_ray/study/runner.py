@@ -57,7 +57,8 @@ def connect_ray(address: str | None) -> bool:
         ray.init(address=address, log_to_driver=False)
         return False
     logger.info("starting a local Ray instance on 127.0.0.1")
-    ray.init(_node_ip_address="127.0.0.1", log_to_driver=False)
+    # address="local" starts a new instance instead of joining one left by `ray start`.
+    ray.init(address="local", _node_ip_address="127.0.0.1", log_to_driver=False)
     return True
 
 
