@@ -49,6 +49,8 @@ def regret_by_setting(results: list[TrialResult], method: str = "sema") -> dict[
     best_by_task = {}
     for task in tasks:
         values = [s[task] for s in scores.values() if task in s]
+        if not values:
+            return {}  # no trial finished on this task, so no setting ran on every task
         best_by_task[task] = max(values) if modes[task] == "max" else min(values)
     complete = {key: s for key, s in scores.items() if all(task in s for task in tasks)}
     return {key: {task: relative_regret(best_by_task[task], by_task[task]) for task in tasks}

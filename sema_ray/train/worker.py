@@ -113,7 +113,10 @@ def train_epochs(spec, task, model, module, averager, optimizer, scheduler, load
         except NonFiniteLossError as error:
             # Retrying would diverge again: report the reason and end the trial cleanly.
             logger.warning("rank %d: %s; the trial is marked failed", rank, error)
-            ray.train.report({"epoch": epoch, "failure": str(error)})
+            # Tune checks that every report carries the search metric; NaN lets the
+            # search record the trial as failed and go on with the next one.
+            ray.train.report({"epoch": epoch, "failure": str(error), f"val_{task.metric}": math.nan,
+                              "trial_id": spec.tracking.trial_key if spec.tracking else ""})
             if recorder is not None:
                 recorder.set_tags({"sema_ray.failure": str(error)})
             return str(error)

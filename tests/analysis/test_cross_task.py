@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import statistics
+from dataclasses import replace
 
 import pytest
 from scipy import stats
 
 from sema_ray.analysis.cross_task import plot_sema_gains, plot_shared_setting_regret
+from sema_ray.analysis.robust import most_robust_setting
 
 from .helpers import EVAL_SEEDS, INTERVALS, MOMENTA, SEARCH_SEEDS, grid_results, png_size, value
 
@@ -72,3 +74,10 @@ def test_regret_needs_a_setting_on_every_task(tmp_path):
     assert panel.settings is None
     assert panel.regret_by_task == {}
     assert png_size(path) == (5 * DPI, 4 * DPI)
+
+
+def test_no_robust_setting_when_a_task_has_no_finished_trial():
+    results = [replace(r, status="failed", val_metric=math.nan) if r.task == "diabetes" else r
+               for r in grid_results()]
+    assert most_robust_setting(results) is None
+    assert most_robust_setting(grid_results()) is not None

@@ -35,12 +35,6 @@ CPUS_PER_NODE = 2
 HEALTHY_TASK, DIVERGING_TASK, LATER_TASK = "moons", "circles", "noisy_quadratic"
 NON_FINITE = re.compile(r"\b(nan|inf|non-finite)\b", re.IGNORECASE)
 
-# TODO: drop this mark once a NaN trial no longer stops the study.
-nan_ends_study = pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "a NaN trial's last report carries `failure` but no val_<metric>, so Tune's strict "
-    "metric check raises ValueError and the whole study stops"))
-
-
 @pytest.fixture(scope="module")
 def two_node_run(tmp_path_factory):
     """Run the study in a child process that owns the simulated cluster; return its records."""
@@ -122,7 +116,6 @@ def test_healthy_trials_finish(two_node_run):
         assert int(row["epochs"]) == 2
 
 
-@nan_ends_study
 def test_study_continues_after_nan(two_node_run):
     assert two_node_run.get("exception") is None, two_node_run["exception"]
     # Exit code 1: a task without a single finished trial, as the CLI documents.
@@ -133,7 +126,6 @@ def test_study_continues_after_nan(two_node_run):
         assert row["status"] == "ok", row
 
 
-@nan_ends_study
 def test_nan_trial_marked_failed(two_node_run):
     diverged = rows_of(two_node_run, DIVERGING_TASK)
     assert len(diverged) == 2
@@ -149,7 +141,6 @@ def test_nan_trial_failed_in_mlflow(two_node_run):
         assert run.info.status == "FAILED"
 
 
-@nan_ends_study
 def test_nan_trial_listed_in_report(two_node_run):
     report_path = two_node_run["output"] / "report.md"
     assert report_path.exists(), "the study wrote no report"
