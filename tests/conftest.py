@@ -21,10 +21,12 @@ def ray_local():
     """Start one 2-CPU Ray instance for every test that needs Ray, and stop it at the end."""
     import ray
 
+    from sema_ray.study.runner import LOCAL_TRAIN_ENV
+
     if not ray.is_initialized():
         # address="local" starts a new instance even if another test left one running.
         ray.init(address="local", num_cpus=2, _node_ip_address="127.0.0.1", log_to_driver=False,
-                 include_dashboard=True)
+                 include_dashboard=True, runtime_env={"env_vars": LOCAL_TRAIN_ENV})
     yield ray
     ray.shutdown()
 

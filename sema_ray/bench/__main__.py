@@ -1,4 +1,4 @@
-"""Command line for the benchmarks: ``python -m sema_ray.bench {update,step} [options]``.
+"""Command line for the benchmarks: ``python -m sema_ray.bench {update,step,scaling,study} [options]``.
 
 Examples::
 
@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "update": "sema_ray.bench.update",
     "step": "sema_ray.bench.step",
     "scaling": "sema_ray.bench.scaling",
+    "study": "sema_ray.bench.study",
 }
 
 

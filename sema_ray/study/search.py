@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import optuna
 from ray import tune
@@ -32,6 +32,15 @@ class TunePlan:
     param_space: dict
     trials: int
     sampler: str | None  # Optuna sampler name, None when nothing is searched
+
+    @property
+    def total_trials(self) -> int:
+        """Return the trials Tune runs: `trials` samples times any `grid_search` in the space."""
+        size = 1
+        for value in self.param_space.values():
+            if isinstance(value, dict) and "grid_search" in value:
+                size *= len(value["grid_search"])
+        return self.trials * size
 
 
 def search_plan(config: StudyConfig, task: str, method: str) -> TunePlan:
@@ -68,6 +77,7 @@ def run_tune(plan: TunePlan, config: StudyConfig, context: TrialContext, task: T
              storage_path: str, resume: bool) -> list[TrialResult]:
     """Run (or, with `resume`, continue) one Tune experiment and return its trial results."""
     metric = f"val_{task.metric}"
+    context = replace(context, report_every_epoch=asha_scheduler(plan, config, context) is not None)
     trainable = tune.with_resources(tune.with_parameters(run_trial, context=context),
                                     {"cpu": TRIAL_DRIVER_CPUS})
     experiment = f"{storage_path.rstrip('/')}/{plan.name}"  # a local path or a URI
@@ -82,7 +92,7 @@ def run_tune(plan: TunePlan, config: StudyConfig, context: TrialContext, task: T
                                storage_path=storage_path,
                                verbose=0,
                                callbacks=[ProgressLogger(context.task, context.method, plan.phase,
-                                                         plan.trials, metric)],
+                                                         plan.total_trials, metric)],
                            ))
     grid = tuner.fit()
     return [to_result(result, context, task, plan.phase) for result in grid]
@@ -96,19 +106,25 @@ def tune_config(plan: TunePlan, config: StudyConfig, context: TrialContext, metr
         if plan.sampler == "grid":
             grid = grid_values(context.method, config.methods[context.method], config.search.seeds)
         search_alg = OptunaSearch(sampler=make_sampler(plan.sampler, config.search.seed, grid))
-    scheduler = None
-    if plan.phase == "search" and config.search.asha is not None and plan.trials > 1:
-        scheduler = ASHAScheduler(time_attr="epoch", max_t=context.recipe.epochs,
-                                  grace_period=config.search.asha.grace_period,
-                                  reduction_factor=config.search.asha.reduction_factor)
     return tune.TuneConfig(
         metric=metric,
         mode=task.mode,
         search_alg=search_alg,
-        scheduler=scheduler,
+        scheduler=asha_scheduler(plan, config, context),
         num_samples=plan.trials,
         max_concurrent_trials=context.resources.trials_at_once,
+        # The next trial reuses the finished trial's process instead of starting a new one.
+        reuse_actors=True,
     )
+
+
+def asha_scheduler(plan: TunePlan, config: StudyConfig, context: TrialContext) -> ASHAScheduler | None:
+    """Return the ASHA scheduler of a search that asks for one, else None (run every trial)."""
+    if plan.phase != "search" or config.search.asha is None or plan.trials <= 1:
+        return None
+    return ASHAScheduler(time_attr="epoch", max_t=context.recipe.epochs,
+                         grace_period=config.search.asha.grace_period,
+                         reduction_factor=config.search.asha.reduction_factor)
 
 
 def to_result(result, context: TrialContext, task: Task, phase: str) -> TrialResult:

@@ -34,6 +34,7 @@ class TrialContext:
     experiment_id: str | None
     task_run_id: str | None
     max_failures: int = 2  # worker-group restarts before the trial counts as failed
+    report_every_epoch: bool = False  # ASHA compares trials at epoch milestones
 
 
 def run_trial(config: dict, context: TrialContext) -> None:
@@ -51,6 +52,7 @@ def run_trial(config: dict, context: TrialContext) -> None:
             run_name=name,
             trial_key=f"{context.study}/{name}",
         )
+    checkpoint_every = max(1, context.recipe.epochs // 5)
     spec = TrialSpec(
         task=context.task,
         task_options=context.task_options,
@@ -63,7 +65,8 @@ def run_trial(config: dict, context: TrialContext) -> None:
         seed=seed,
         phase=context.phase,
         tracking=tracking,
-        checkpoint_every=max(1, context.recipe.epochs // 5),
+        checkpoint_every=checkpoint_every,
+        report_every=1 if context.report_every_epoch else checkpoint_every,
     )
 
     resources = context.resources

@@ -36,6 +36,10 @@ class TrialSpec:
     phase: str  # "search" or "evaluation"
     tracking: TrackingTarget | None
     checkpoint_every: int = 1  # epochs between checkpoints; the last epoch always saves
+    # Epochs between reports to Ray. Each report waits for the Ray Train controller to
+    # take the previous one, so tasks with many short epochs report less often; MLflow
+    # still gets every epoch. Checkpoints and the last epoch always report.
+    report_every: int = 1
 
     def to_config(self) -> dict[str, Any]:
         """Return a plain dict for `train_loop_config` (Ray pickles it to the workers)."""

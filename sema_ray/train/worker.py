@@ -4,8 +4,10 @@ Order within an epoch, the same on every rank:
 1. train: forward, backward, `optimizer.step()`, scheduler step, `averager.update()`
    (which switches SEMA's averaged weights into the model every `switch_every` steps);
 2. evaluate the averaged weights and the fast weights on the validation split;
-3. save a checkpoint of the fast weights, the averager, optimizer, scheduler and RNG;
-4. `ray.train.report` the metrics, and rank 0 records them in MLflow.
+3. every `checkpoint_every` epochs, save a checkpoint of the fast weights, the averager,
+   optimizer, scheduler and RNG;
+4. every `report_every` epochs (and with each checkpoint) `ray.train.report` the
+   metrics; rank 0 records every epoch's metrics in MLflow.
 """
 
 from __future__ import annotations
@@ -222,9 +224,14 @@ def evaluate_weights(task, module: nn.Module, averager, loader, device, prefix: 
 
 
 def report(metrics, epoch, spec, module, averager, optimizer, scheduler, rank, last) -> None:
-    """Report the epoch's metrics to Ray; rank 0 attaches a checkpoint when one is due."""
-    due = last or (epoch + 1) % spec.checkpoint_every == 0
-    if not due or rank != 0:
+    """Report the epoch's metrics to Ray when due; rank 0 attaches a checkpoint when one is due.
+
+    Every rank takes the same decision, because a report waits for all ranks.
+    """
+    checkpoint_due = last or (epoch + 1) % spec.checkpoint_every == 0
+    if not checkpoint_due and (epoch + 1) % spec.report_every:
+        return
+    if not checkpoint_due or rank != 0:
         ray.train.report(metrics)
         return
     state = {
