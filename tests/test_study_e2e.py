@@ -48,7 +48,7 @@ def test_smoke_exit_code_and_files(smoke_run):
     assert (output / "results.csv").is_file()
     assert (output / "metric_vs_momentum.png").is_file()
     rows = (output / "results.csv").read_text().strip().splitlines()
-    assert len(rows) == 1 + 6  # header + 2 tasks x 3 methods
+    assert len(rows) == 1 + 4  # header + 2 tasks x (basic, sema)
 
 
 def test_smoke_run_tree(smoke_run):
@@ -56,7 +56,7 @@ def test_smoke_run_tree(smoke_run):
     levels = runs_by_level(client)
     assert len(levels["study"]) == 1
     assert len(levels["task"]) == 2
-    assert len(levels["trial"]) == 6
+    assert len(levels["trial"]) == 4
     study_id = levels["study"][0].info.run_id
     task_ids = {run.info.run_id for run in levels["task"]}
     for run in levels["task"]:
@@ -70,7 +70,7 @@ def test_smoke_trial_params_and_metrics(smoke_run):
     _, _, client = smoke_run
     trials = runs_by_level(client)["trial"]
     methods = sorted(run.data.params["method"] for run in trials)
-    assert methods == ["basic", "basic", "ema", "ema", "sema", "sema"]
+    assert methods == ["basic", "basic", "sema", "sema"]
     for run in trials:
         params = run.data.params
         epochs = int(params["recipe.epochs"])

@@ -66,6 +66,8 @@ class SearchCost:
     reached_after_trials: int | None  # None: no TPE trial came within tolerance
     reached_after_epochs: int | None
     fraction_of_grid: float | None  # reached_after_epochs / grid_epochs
+    grid_seconds: float  # wall time of the grid study
+    tpe_seconds: float  # wall time of the whole TPE + ASHA study
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -133,8 +135,9 @@ def plain_run(task: str, seed: int) -> float:
     from sema_ray.train import train_loop_per_worker
     from sema_ray.train.spec import TrialSpec
 
-    recipe = get_task(task).recipe
-    spec = TrialSpec(task=task, task_options={}, data_seed=0, recipe=recipe, method="sema",
+    definition = get_task(task)
+    recipe = definition.recipe
+    spec = TrialSpec(task=task, task_options=definition.resolve_options({}), data_seed=0, recipe=recipe, method="sema",
                      momentum=OVERHEAD_MOMENTUM, switch_interval=OVERHEAD_INTERVAL, method_params={},
                      seed=seed, phase="search", tracking=None,
                      checkpoint_every=max(1, recipe.epochs // 5))
@@ -189,7 +192,7 @@ def measure_search(task: str, args: argparse.Namespace, directory: Path) -> Sear
     grid_space = {"momentum": momenta, "switch_interval": intervals}
     grid_document = study_document(f"grid_{task}", task, grid_space, {"sampler": "grid", "seed": 0},
                                    args.workers, directory / f"grid_{task}")
-    grid, _ = run_document(grid_document, directory / f"grid_{task}")
+    grid, grid_seconds = run_document(grid_document, directory / f"grid_{task}")
     finished = [r for r in grid.results if r.status == "ok" and r.val_metric is not None]
     if not finished:
         raise RuntimeError(f"no grid trial of {task} finished; see {directory / f'grid_{task}'}")
@@ -205,24 +208,35 @@ def measure_search(task: str, args: argparse.Namespace, directory: Path) -> Sear
               "asha": {"grace_period": args.grace_period, "reduction_factor": args.reduction_factor}}
     tpe_document = study_document(f"tpe_{task}", task, tpe_space, search, args.workers,
                                   directory / f"tpe_{task}")
-    tpe, _ = run_document(tpe_document, directory / f"tpe_{task}")
+    tpe, tpe_seconds = run_document(tpe_document, directory / f"tpe_{task}")
 
-    spent, best, reached = 0, None, None
-    for position, result in enumerate(sorted(tpe.results, key=trial_order), start=1):
-        spent += result.epochs
-        # Only trials that ran every epoch count: a stopped trial has no final metric.
-        if result.status != "ok" or result.val_metric is None:
-            continue
-        if best is None or pick(best, result.val_metric) == result.val_metric:
-            best = result.val_metric
-        if reached is None and within(best, grid_best, definition.mode, args.tolerance):
-            reached = (position, spent)
+    spent, best, reached = search_progress(tpe.results, grid_best, definition.mode, args.tolerance)
     return SearchCost(
         task, definition.metric, definition.mode, len(grid.results), grid_epochs, grid_best,
         len(tpe.results), spent, best,
         reached[0] if reached else None, reached[1] if reached else None,
         reached[1] / grid_epochs if reached else None,
+        grid_seconds, tpe_seconds,
     )
+
+
+def search_progress(results, target: float, mode: str, tolerance: float):
+    """Walk the trials in start order; return (epochs spent, best metric, reached).
+
+    `reached` is (trials started, epochs spent) when the best finished trial first came
+    within `tolerance` percent of `target`, else None. Only trials that ran every epoch
+    count as candidates, because a trial that ASHA stopped has no final metric.
+    """
+    pick = max if mode == "max" else min
+    spent, best, reached = 0, None, None
+    for position, result in enumerate(sorted(results, key=trial_order), start=1):
+        spent += result.epochs
+        if result.status != "ok" or result.val_metric is None:
+            continue
+        best = result.val_metric if best is None else pick(best, result.val_metric)
+        if reached is None and within(best, target, mode, tolerance):
+            reached = (position, spent)
+    return spent, best, reached
 
 
 def format_overhead(rows: list[Overhead]) -> str:
@@ -233,15 +247,17 @@ def format_overhead(rows: list[Overhead]) -> str:
 
 
 def format_search(rows: list[SearchCost], tolerance: float) -> str:
-    header = ["task", "metric", "grid best", "grid epochs", "TPE+ASHA best", "TPE+ASHA epochs",
-              f"reached {tolerance:g}% after", "share of grid"]
+    header = ["task", "metric", "grid best", "grid epochs (s)", "TPE+ASHA best", "TPE+ASHA epochs (s)",
+              f"reached {tolerance:g}% after", "share of grid epochs"]
     body = []
     for r in rows:
         reached = (f"{r.reached_after_trials} trials, {r.reached_after_epochs} epochs"
                    if r.reached_after_epochs is not None else "not reached")
         share = f"{100 * r.fraction_of_grid:.0f}%" if r.fraction_of_grid is not None else "-"
-        body.append([r.task, f"{r.metric} ({r.mode})", f"{r.grid_best:.5g}", str(r.grid_epochs),
-                     "-" if r.tpe_best is None else f"{r.tpe_best:.5g}", str(r.tpe_epochs),
+        body.append([r.task, f"{r.metric} ({r.mode})", f"{r.grid_best:.5g}",
+                     f"{r.grid_epochs} ({r.grid_seconds:.0f})",
+                     "-" if r.tpe_best is None else f"{r.tpe_best:.5g}",
+                     f"{r.tpe_epochs} ({r.tpe_seconds:.0f})",
                      reached, share])
     return format_table(header, body)
 

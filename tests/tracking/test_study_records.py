@@ -1,29 +1,22 @@
 """A tiny grid study against a real `mlflow server`: runs, params, histories, figures, reports, UI.
 
-The module starts `mlflow server` on 127.0.0.1 with a temporary sqlite store and
-artifact root, runs the study once through the CLI on the shared local Ray, and
-reads everything back through `MlflowClient`. The last test opens the MLflow UI in
-headless Chromium.
+The `study` fixture (conftest.py) starts `mlflow server` on 127.0.0.1 with a temporary
+sqlite store and artifact root, runs the study once through the CLI on the shared
+local Ray, and these tests read everything back through `MlflowClient`. The last test
+opens the MLflow UI in headless Chromium.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
 import statistics
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
-import yaml
 from conftest import REPO_ROOT
-from mlflow import MlflowClient
 
 import sema_ray.study.runner as runner_module
 from sema_ray.analysis.importance import MOMENTUM_PARAM
@@ -31,18 +24,9 @@ from sema_ray.study.config import parse_study
 from sema_ray.tracking.provenance import GIT_COMMIT_TAG, git_state, package_versions
 from sema_ray.tracking.study import StudyTracker
 
-from .browser import Browser, find_chromium, stop_group
-from .helpers import closed_port
+from .browser import Browser, find_chromium
+from .helpers import EPOCHS, STUDY
 
-STUDY = {
-    "name": "records_check",
-    "tasks": [{"name": "moons", "recipe": {"epochs": 2}}],
-    "methods": {"basic": {}, "sema": {"momentum": [0.9, 0.99], "switch_interval": [1]}},
-    "search": {"sampler": "grid", "seeds": [0]},
-    "evaluation": {"seeds": 2},
-}
-EPOCHS = 2
-SERVER_START_TIMEOUT_S = 300  # a loaded 2-core machine needs about a minute
 TASK_FIGURES = {  # file name -> (width, height) in pixels
     "moons_metric_vs_momentum.png": (500, 400),  # one 5 x 4 inch panel at 100 dpi
     "moons_metric_vs_switch_interval.png": (500, 400),
@@ -55,75 +39,6 @@ STUDY_FIGURES = {
     "metric_vs_momentum.png": (500, 400),
     "sema_gain.png": (700, 205),  # 7 inches wide, 1.6 + 0.45 inches for one row, 100 dpi
 }
-
-
-@pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory):
-    """Start `mlflow server` on a free loopback port; stop its process group afterwards."""
-    directory = tmp_path_factory.mktemp("mlflow_server")
-    port = closed_port()
-    url = f"http://127.0.0.1:{port}"
-    log = (directory / "server.log").open("w")
-    # Job execution starts a pool of worker processes that these tests never use.
-    env = os.environ | {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{directory / 'mlflow.db'}",
-         "--artifacts-destination", str(directory / "artifacts"), "--workers", "1"],
-        cwd=directory, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_for_health(url, process, directory / "server.log")
-        yield url
-    finally:
-        stop_group(process)
-        log.close()
-
-
-def wait_for_health(url: str, process: subprocess.Popen, log_path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"mlflow server exited with {process.returncode}: {log_path.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=5):
-                return
-        except (urllib.error.URLError, OSError):
-            time.sleep(1)
-    raise TimeoutError(f"mlflow server at {url} not healthy after {SERVER_START_TIMEOUT_S} s: "
-                       f"{log_path.read_text()[-2000:]}")
-
-
-@pytest.fixture(scope="module")
-def study(ray_local, mlflow_server, tmp_path_factory):
-    """Run the study through the CLI with MLFLOW_TRACKING_URI set to the server."""
-    from sema_ray.study.__main__ import main
-
-    directory = tmp_path_factory.mktemp("records")
-    study_file = directory / "records_check.yaml"
-    study_file.write_text(yaml.safe_dump(STUDY), encoding="utf-8")
-    output = directory / "out"
-    outcomes = []
-    real_run_study = runner_module.run_study
-
-    def spy(*args, **kwargs):
-        outcomes.append(real_run_study(*args, **kwargs))
-        return outcomes[-1]
-
-    printed = io.StringIO()
-    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):
-        patch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
-        patch.setattr(runner_module, "run_study", spy)
-        exit_code = main([str(study_file), "--output", str(output)])
-
-    client = MlflowClient(mlflow_server)
-    experiment = client.get_experiment_by_name("records_check")
-    runs = client.search_runs([experiment.experiment_id])
-    levels: dict[str, list] = {}
-    for run in runs:
-        levels.setdefault(run.data.tags.get("sema_ray.level"), []).append(run)
-    return {"exit_code": exit_code, "printed": printed.getvalue(), "output": output,
-            "outcome": outcomes[0], "client": client, "experiment": experiment, "levels": levels,
-            "server": mlflow_server, "study_file": study_file}
 
 
 def trial_runs(study, method: str | None = None, phase: str | None = None) -> list:

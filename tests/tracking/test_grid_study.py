@@ -1,4 +1,7 @@
-"""A grid study through real Ray Tune, Ray Train and MLflow; its table is checked cell by cell."""
+"""A grid study through real Ray Tune, Ray Train and MLflow; its table is checked cell by cell.
+
+The study runs once for tests/tracking (the `study` fixture in conftest.py).
+"""
 
 from __future__ import annotations
 
@@ -7,36 +10,12 @@ import math
 import statistics
 
 import pytest
-from mlflow import MlflowClient
-
-from sema_ray.study.config import parse_study
-
-GRID_STUDY = {
-    "name": "grid_check",
-    "tasks": [{"name": "moons", "recipe": {"epochs": 2}}],
-    "methods": {
-        "basic": {},
-        "sema": {"momentum": [0.9, 0.99], "switch_interval": [1]},
-    },
-    "search": {"sampler": "grid", "seeds": [0]},
-    "evaluation": {"seeds": 2},
-}
 
 
-@pytest.fixture(scope="module")
-def grid_run(ray_local, tmp_path_factory):
-    from sema_ray.study.runner import run_study
-
-    output = tmp_path_factory.mktemp("grid")
-    config = parse_study(GRID_STUDY, "grid_check.yaml")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        outcome = run_study(config, output)
-    client = MlflowClient(f"sqlite:///{output / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("grid_check")
-    runs = [run for run in client.search_runs([experiment.experiment_id])
-            if run.data.tags.get("sema_ray.level") == "trial"]
-    return outcome, runs
+@pytest.fixture
+def grid_run(study):
+    """Return the outcome and trial runs of the package's grid study (see conftest.py)."""
+    return study["outcome"], study["levels"]["trial"]
 
 
 def trial_runs(runs, method: str, phase: str):
