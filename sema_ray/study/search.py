@@ -106,15 +106,18 @@ def tune_config(plan: TunePlan, config: StudyConfig, context: TrialContext, metr
         if plan.sampler == "grid":
             grid = grid_values(context.method, config.methods[context.method], config.search.seeds)
         search_alg = OptunaSearch(sampler=make_sampler(plan.sampler, config.search.seed, grid))
+    scheduler = asha_scheduler(plan, config, context)
     return tune.TuneConfig(
         metric=metric,
         mode=task.mode,
         search_alg=search_alg,
-        scheduler=asha_scheduler(plan, config, context),
+        scheduler=scheduler,
         num_samples=plan.trials,
         max_concurrent_trials=context.resources.trials_at_once,
-        # The next trial reuses the finished trial's process instead of starting a new one.
-        reuse_actors=True,
+        # The next trial reuses the finished trial's process instead of starting a new
+        # one. Not under ASHA: a trial it stops is still ending its Ray Train run, Tune
+        # (2.60) fails to reset that process, and the search then hangs.
+        reuse_actors=scheduler is None,
     )
 
 
