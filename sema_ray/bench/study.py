@@ -3,12 +3,13 @@
 Two measurements per task, both on the machine at hand:
 
 1. Framework overhead. The same SEMA training (task recipe, momentum 0.99, one-epoch
-   switch interval, seeds 0, 1, ...) runs twice: in a plain in-process loop (Ray Train's
-   local mode, which calls the training function in this process with one rank and no
-   Ray, Tune or MLflow), and as a study (Ray Tune, a Ray Train run with DDP workers per
-   trial, MLflow records). Both use the worker's training function, so the difference
-   is the framework. The ratio is study seconds per trial over plain seconds per run;
-   it shrinks as trials get longer, so the fixed cost per trial is given too.
+   switch interval, seeds 0, 1, ...) runs twice. The plain run uses Ray Train's local
+   mode, which calls the training function in this process with one rank and no Ray,
+   Tune or MLflow. The study run uses Ray Tune, a Ray Train run with DDP workers per
+   trial, and MLflow records. Both run the worker's training function, so the
+   difference is the framework. The ratio is study seconds per trial over plain
+   seconds per run. It shrinks as trials get longer, so the fixed cost per trial is
+   given too.
 
 2. Search efficiency. A grid study fills momentum x switch interval with full-length
    trials. A TPE search with ASHA early stopping then searches the same ranges (momentum

@@ -1,7 +1,7 @@
 """A search with ASHA early stopping through real Ray Tune and Ray Train finishes.
 
-ASHA stops a trial while its Ray Train run is still going, which is the case where
-Tune cannot reuse the trial's process; the study must still run every trial.
+ASHA stops a trial while its Ray Train run is still going. Tune cannot reuse the
+process of such a trial, and the study must still run every trial.
 """
 
 from __future__ import annotations

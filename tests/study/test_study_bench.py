@@ -1,7 +1,7 @@
 """`python -m sema_ray.bench study`: its options, study files and compute accounting.
 
-A full benchmark run takes tens of minutes and is recorded in docs/benchmarks.md; here
-the plain in-process run is real, and the search accounting runs on hand-made trials.
+A full benchmark run takes tens of minutes, so docs/benchmarks.md records it. Here the
+plain in-process run is real, and the search accounting runs on hand-made trials.
 """
 
 from __future__ import annotations
