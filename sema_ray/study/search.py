@@ -12,10 +12,10 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from sema_ray.study.config import StudyConfig
+from sema_ray.study.plan import search_trials
 from sema_ray.study.progress import ProgressLogger
 from sema_ray.study.resources import TRIAL_DRIVER_CPUS
 from sema_ray.study.results import TrialResult
-from sema_ray.study.plan import search_trials
 from sema_ray.study.space import SEED_KEY, decode, grid_values, is_searched, param_space
 from sema_ray.study.trial import TrialContext, run_trial
 from sema_ray.tasks import Task

@@ -12,8 +12,8 @@ from ray.tune.integration.ray_train import TuneReportCallback
 from sema_ray.study.resources import TrialResources
 from sema_ray.study.space import SEED_KEY, decode
 from sema_ray.tasks import Recipe
-from sema_ray.train.spec import TrackingTarget, TrialSpec
 from sema_ray.train import train_loop_per_worker
+from sema_ray.train.spec import TrackingTarget, TrialSpec
 
 
 @dataclass(frozen=True)
