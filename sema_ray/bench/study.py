@@ -1,4 +1,4 @@
-"""What the study framework costs, and what a smarter search saves.
+"""The cost of the study framework per trial, and the compute a smarter search saves.
 
 Two measurements per task, both on the machine at hand:
 
@@ -134,14 +134,14 @@ def plain_run(task: str, seed: int) -> float:
 
     from sema_ray.tasks import get_task
     from sema_ray.train import train_loop_per_worker
-    from sema_ray.train.spec import TrialSpec
+    from sema_ray.train.spec import TrialSpec, checkpoint_interval
 
     definition = get_task(task)
     recipe = definition.recipe
     spec = TrialSpec(task=task, task_options=definition.resolve_options({}), data_seed=0, recipe=recipe, method="sema",
                      momentum=OVERHEAD_MOMENTUM, switch_interval=OVERHEAD_INTERVAL, method_params={},
                      seed=seed, phase="search", tracking=None,
-                     checkpoint_every=max(1, recipe.epochs // 5))
+                     checkpoint_every=checkpoint_interval(recipe.epochs))
     trainer = TorchTrainer(train_loop_per_worker, train_loop_config=spec.to_config(),
                            scaling_config=ScalingConfig(num_workers=0))
     started = time.perf_counter()

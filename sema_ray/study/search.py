@@ -77,7 +77,8 @@ def run_tune(plan: TunePlan, config: StudyConfig, context: TrialContext, task: T
              storage_path: str, resume: bool) -> list[TrialResult]:
     """Run (or, with `resume`, continue) one Tune experiment and return its trial results."""
     metric = f"val_{task.metric}"
-    context = replace(context, report_every_epoch=asha_scheduler(plan, config, context) is not None)
+    scheduler = asha_scheduler(plan, config, context)
+    context = replace(context, report_every_epoch=scheduler is not None)
     trainable = tune.with_resources(tune.with_parameters(run_trial, context=context),
                                     {"cpu": TRIAL_DRIVER_CPUS})
     experiment = f"{storage_path.rstrip('/')}/{plan.name}"  # a local path or a URI
@@ -86,7 +87,7 @@ def run_tune(plan: TunePlan, config: StudyConfig, context: TrialContext, task: T
         tuner = tune.Tuner.restore(experiment, trainable=trainable, resume_errored=True)
     else:
         tuner = tune.Tuner(trainable, param_space=plan.param_space,
-                           tune_config=tune_config(plan, config, context, metric, task),
+                           tune_config=tune_config(plan, config, context, metric, task, scheduler),
                            run_config=tune.RunConfig(
                                name=plan.name,
                                storage_path=storage_path,
@@ -99,14 +100,13 @@ def run_tune(plan: TunePlan, config: StudyConfig, context: TrialContext, task: T
 
 
 def tune_config(plan: TunePlan, config: StudyConfig, context: TrialContext, metric: str,
-                task: Task) -> tune.TuneConfig:
+                task: Task, scheduler: ASHAScheduler | None) -> tune.TuneConfig:
     search_alg = None
     if plan.sampler is not None:
         grid = None
         if plan.sampler == "grid":
             grid = grid_values(context.method, config.methods[context.method], config.search.seeds)
         search_alg = OptunaSearch(sampler=make_sampler(plan.sampler, config.search.seed, grid))
-    scheduler = asha_scheduler(plan, config, context)
     return tune.TuneConfig(
         metric=metric,
         mode=task.mode,
@@ -122,7 +122,7 @@ def tune_config(plan: TunePlan, config: StudyConfig, context: TrialContext, metr
 
 
 def asha_scheduler(plan: TunePlan, config: StudyConfig, context: TrialContext) -> ASHAScheduler | None:
-    """Return the ASHA scheduler of a search that asks for one, else None (run every trial)."""
+    """Return the ASHA scheduler that the study file requests for this search, else None."""
     if plan.phase != "search" or config.search.asha is None or plan.trials <= 1:
         return None
     return ASHAScheduler(time_attr="epoch", max_t=context.recipe.epochs,

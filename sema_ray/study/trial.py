@@ -13,7 +13,7 @@ from sema_ray.study.resources import TrialResources
 from sema_ray.study.space import SEED_KEY, decode
 from sema_ray.tasks import Recipe
 from sema_ray.train import train_loop_per_worker
-from sema_ray.train.spec import TrackingTarget, TrialSpec
+from sema_ray.train.spec import TrackingTarget, TrialSpec, checkpoint_interval
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def run_trial(config: dict, context: TrialContext) -> None:
             run_name=name,
             trial_key=f"{context.study}/{name}",
         )
-    checkpoint_every = max(1, context.recipe.epochs // 5)
+    checkpoint_every = checkpoint_interval(context.recipe.epochs)
     spec = TrialSpec(
         task=context.task,
         task_options=context.task_options,

@@ -20,6 +20,11 @@ class TrackingTarget:
     trial_key: str  # unique per (study, task, method, trial); finds the run again on restart
 
 
+def checkpoint_interval(epochs: int) -> int:
+    """Return the epochs between checkpoints: about five checkpoints per trial."""
+    return max(1, epochs // 5)
+
+
 @dataclass(frozen=True)
 class TrialSpec:
     """Everything one trial's workers need: task, recipe, method settings, seed."""

@@ -76,7 +76,7 @@ def test_regret_needs_a_setting_on_every_task(tmp_path):
     assert png_size(path) == (5 * DPI, 4 * DPI)
 
 
-def test_no_robust_setting_when_a_task_has_no_finished_trial():
+def test_robust_setting_needs_every_task():
     results = [replace(r, status="failed", val_metric=math.nan) if r.task == "diabetes" else r
                for r in grid_results()]
     assert most_robust_setting(results) is None

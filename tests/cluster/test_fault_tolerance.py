@@ -16,6 +16,8 @@ from collections import Counter
 import pytest
 from mlflow import MlflowClient
 
+from sema_ray.train.spec import checkpoint_interval
+
 from .helpers import (
     command_line,
     descendants,
@@ -36,10 +38,9 @@ STUDY_TIMEOUT = 900  # seconds per study process; under a minute on an idle 2-co
 PROGRESS_TIMEOUT = 600  # seconds to wait for a trial to reach the point where the test kills
 
 # The worker-kill trial: enough epochs that the kill lands between two checkpoints.
-# The runner checkpoints every max(1, epochs // 5) epochs (sema_ray.study.trial). A moons
-# epoch takes tens of milliseconds, so the gap between checkpoints is a few seconds.
+# A moons epoch takes tens of milliseconds, so the gap between checkpoints is a few seconds.
 KILL_EPOCHS = 200
-CHECKPOINT_EVERY = max(1, KILL_EPOCHS // 5)
+CHECKPOINT_EVERY = checkpoint_interval(KILL_EPOCHS)
 KILL_AFTER_EPOCH = CHECKPOINT_EVERY + CHECKPOINT_EVERY // 2
 
 # The driver-kill study: basic, then sema, each this many epochs.
